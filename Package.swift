@@ -1,0 +1,68 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+/// One set of language settings for every target.
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "Resumable",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "Resumable", targets: ["Resumable"]),
+        .executable(name: "resumable", targets: ["ResumableCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+    ],
+    targets: [
+        // A small JSON value type with a strict, depth-limited parser and a sorted-key writer.
+        .target(name: "JSON", swiftSettings: swiftSettings),
+        // System calls wrapped once: fsync, atomic rename, locks, mmap, fault injection.
+        .target(name: "CSystemShims"),
+        .target(
+            name: "DurableFiles",
+            dependencies: [
+                "JSON",
+                "CSystemShims",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The safetensors format: validating zero-copy reader and streaming writer.
+        .target(name: "SafeTensors", dependencies: ["JSON", "DurableFiles"], swiftSettings: swiftSettings),
+        // Runs, manifests, the commit protocol, references, verification and retention.
+        .target(
+            name: "CheckpointStore",
+            dependencies: ["JSON", "DurableFiles", "SafeTensors", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        // The umbrella module.
+        .target(
+            name: "Resumable",
+            dependencies: ["JSON", "DurableFiles", "SafeTensors", "CheckpointStore"],
+            swiftSettings: swiftSettings
+        ),
+        // The `resumable` command line.
+        .executableTarget(
+            name: "ResumableCLI",
+            dependencies: [
+                "Resumable",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ResumableTests",
+            dependencies: ["Resumable"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

@@ -1,0 +1,10 @@
+#ifndef RESUMABLE_CSYSTEMSHIMS_H
+#define RESUMABLE_CSYSTEMSHIMS_H
+
+/// Linux calls the Swift Glibc overlay does not expose (they need _GNU_SOURCE).
+int resumable_rename_noreplace(const char *from, const char *to);
+int resumable_rename_exchange(const char *a, const char *b);
+int resumable_sync_file_range_write(int fd, long long offset, long long length);
+int resumable_drop_page_cache(int fd);
+
+#endif

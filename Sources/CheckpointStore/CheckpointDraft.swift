@@ -1,0 +1,122 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+public import DurableFiles
+public import JSON
+public import SafeTensors
+import Foundation
+
+/// A checkpoint being written in `checkpoints/.staging/`. Nothing in it is
+/// visible to readers until `CheckpointStore.commit(_:)` renames it into place.
+///
+/// Every file is written durably (fsynced) and hashed as it is written; the
+/// manifest is built from those records. It is a programmer error to use a
+/// draft after committing or abandoning it.
+public final class CheckpointDraft: @unchecked Sendable {
+    /// The step the checkpoint will be committed at.
+    public let step: Int64
+    /// The staging directory the files are written to.
+    public let stagingDirectory: String
+    /// The epoch recorded in the manifest.
+    public var epoch: Int64 = 0
+    /// Metrics recorded in the manifest (name → value).
+    public var metrics: [String: Double] = [:]
+    /// Tags recorded in the manifest (`pinned` protects from retention).
+    public var tags: [String] = []
+    /// Free metadata recorded in the manifest.
+    public var metadata: [String: JSONValue] = [:]
+    /// Further top-level manifest keys (the training summary, for one).
+    public var extra: [String: JSONValue] = [:]
+    /// Records of the files written so far.
+    public private(set) var files: [FileRecord] = []
+
+    init(step: Int64, stagingDirectory: String) {
+        self.step = step
+        self.stagingDirectory = stagingDirectory
+    }
+
+    private func reserve(_ name: String) throws -> String {
+        try Manifest.validateFileName(name, manifestPath: "the checkpoint being written")
+        guard !files.contains(where: { $0.name == name }) else {
+            throw ResumableError(.usage, "the checkpoint being written already has a file named \"\(name)\".")
+        }
+        return FilePath.join(stagingDirectory, name)
+    }
+
+    /// Writes tensors as a safetensors file, streamed from the callers' memory.
+    public func writeTensors(_ tensors: [TensorSource], metadata: [String: String] = [:], named name: String = "model.safetensors") throws {
+        let path = try reserve(name)
+        let written = try SafeTensorsWriter.write(tensors, metadata: metadata, to: path)
+        files.append(FileRecord(name: name, bytes: written.bytes, sha256: written.sha256, tensorSHA256: written.tensorSHA256))
+    }
+
+    /// Writes a file from bytes.
+    public func writeFile(named name: String, bytes: [UInt8]) throws {
+        let path = try reserve(name)
+        let writer = ChecksummingWriter(file: try DurableFile.create(path))
+        try writer.write(bytes)
+        let (size, sha) = try writer.finish()
+        files.append(FileRecord(name: name, bytes: size, sha256: sha))
+    }
+
+    /// Writes a JSON value as a file (sorted keys, indented).
+    public func writeJSON(named name: String, _ value: JSONValue) throws {
+        try writeFile(named: name, bytes: Array(value.prettyPrinted().utf8))
+    }
+
+    /// Writes any `Encodable` value as JSON with sorted keys (`state.json` by default).
+    public func writeState<T: Encodable>(_ value: T, named name: String = "state.json") throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(
+            positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
+        let data: Data
+        do {
+            data = try encoder.encode(value)
+        } catch {
+            throw ResumableError(.usage, "the training state cannot be encoded as JSON: \(error).")
+        }
+        try writeFile(named: name, bytes: [UInt8](data))
+    }
+
+    /// Copies a file another program wrote into the checkpoint, hashing it.
+    /// Safetensors files (by extension) are validated and get per-tensor checksums.
+    public func copyFile(from source: String, named name: String? = nil) throws {
+        let fileName = name ?? FilePath.lastComponent(of: source)
+        let path = try reserve(fileName)
+        let mapped = try MappedFile(path: source)
+        mapped.adviseSequential()
+        let tensorDigests = try Self.tensorDigests(ofFile: source, bytes: mapped.bytes)
+        let writer = ChecksummingWriter(file: try DurableFile.create(path))
+        try writer.write(mapped.bytes)
+        let (size, sha) = try writer.finish()
+        files.append(FileRecord(name: fileName, bytes: size, sha256: sha, tensorSHA256: tensorDigests))
+    }
+
+    /// Moves a file of the same file system into the checkpoint (no copy),
+    /// hashing it and making it durable first.
+    public func moveFile(from source: String, named name: String? = nil) throws {
+        let fileName = name ?? FilePath.lastComponent(of: source)
+        let path = try reserve(fileName)
+        let mapped = try MappedFile(path: source)
+        mapped.adviseSequential()
+        let tensorDigests = try Self.tensorDigests(ofFile: source, bytes: mapped.bytes)
+        let sha = Checksum.sha256(mapped.bytes)
+        let size = Int64(mapped.bytes.count)
+        try FileSystem.sync(source)
+        try FileSystem.rename(source, to: path, replacing: false)
+        files.append(FileRecord(name: fileName, bytes: size, sha256: sha, tensorSHA256: tensorDigests))
+    }
+
+    /// Per-tensor SHA-256 of a safetensors file (validated), or `nil` for other files.
+    static func tensorDigests(ofFile path: String, bytes: UnsafeRawBufferPointer) throws -> [String: String]? {
+        guard path.hasSuffix(".safetensors") else { return nil }
+        let header = try SafeTensorsHeader.parse(bytes, path: path)
+        var digests: [String: String] = [:]
+        for t in header.tensors {
+            let start = header.dataStart + t.dataOffsets.lowerBound
+            digests[t.name] = Checksum.sha256(UnsafeRawBufferPointer(rebasing: bytes[start..<(start + t.byteCount)]))
+        }
+        return digests
+    }
+}

@@ -1,0 +1,186 @@
+public import DurableFiles
+public import JSON
+public import Logging
+
+/// A run on the local file system: its identity, its committed checkpoints,
+/// and the one-writer lock.
+///
+/// Open a store with `.read` to list, resolve, load and verify; with
+/// `.write` to commit, prune and edit. Opening for writing takes the run's
+/// lock and cleans `checkpoints/.staging/` and `checkpoints/.trash/` of what a
+/// crashed writer left behind. Readers never see a partial checkpoint: a
+/// checkpoint exists only once its directory has been renamed into place with
+/// its manifest inside.
+public final class CheckpointStore: @unchecked Sendable {
+    /// How a store is opened.
+    public enum Access: Sendable {
+        /// List, resolve, load, verify. No lock is taken.
+        case read
+        /// Everything reading does, plus commit, prune, edit. Takes the run's lock.
+        case write
+    }
+
+    /// The run directory.
+    public let directory: String
+    /// `directory/checkpoints`.
+    public let checkpointsDirectory: String
+    /// The run's identity.
+    public private(set) var run: RunInfo
+    /// Where progress and notices go.
+    public let logger: Logger
+    /// How the store was opened.
+    public let access: Access
+    /// The run's journal.
+    public let events: EventJournal
+    /// Retention applied after every commit; `nil` keeps everything.
+    public var retention: RetentionPolicy?
+    /// Steps that retention must never delete (the checkpoint a run resumed from).
+    public var protectedSteps: Set<Int64> = []
+    private let lock: RunLock?
+
+    var stagingDirectory: String { FilePath.join(checkpointsDirectory, ".staging") }
+    var trashDirectory: String { FilePath.join(checkpointsDirectory, ".trash") }
+    var runFile: String { FilePath.join(directory, "run.json") }
+
+    /// Opens the run at `directory`.
+    /// - Parameters:
+    ///   - access: `.write` takes the lock and cleans leftovers of crashed writers.
+    ///   - create: create the run (directory and `run.json`) when it does not exist.
+    ///     Only with `.write`.
+    ///   - logger: receives notices (lock take-over, cleaned leftovers, fallbacks).
+    /// - Throws: `.notFound` when there is no run and `create` is false;
+    ///   `.locked` when another live process writes to the run; `.corrupt` for a damaged `run.json`.
+    public init(
+        directory: String, access: Access = .read, create: Bool = false,
+        logger: Logger = Logger(label: "resumable.store")
+    ) throws {
+        self.directory = directory
+        self.checkpointsDirectory = FilePath.join(directory, "checkpoints")
+        self.logger = logger
+        self.access = access
+        self.events = EventJournal(runDirectory: directory)
+        let runFile = FilePath.join(directory, "run.json")
+        let exists = FileSystem.exists(runFile)
+        if !exists && !(create && access == .write) {
+            if FileSystem.isDirectory(FilePath.join(directory, "checkpoints")) {
+                // A run whose run.json was lost still has readable checkpoints.
+                run = RunInfo(id: "", name: FilePath.lastComponent(of: directory))
+                lock = access == .write ? try RunLock.acquire(directory: directory, logger: logger) : nil
+                logger.warning("\(runFile) is missing; the run's identity is unknown.")
+                return
+            }
+            throw ResumableError(
+                .notFound,
+                "no run at \(directory) (there is no run.json). Check the path, or start the job to create it.",
+                path: directory)
+        }
+        if access == .write {
+            try FileSystem.createDirectory(directory)
+            lock = try RunLock.acquire(directory: directory, logger: logger)
+        } else {
+            lock = nil
+        }
+        if exists {
+            run = try RunInfo.read(from: runFile)
+        } else {
+            run = RunInfo(id: RunInfo.newID(), name: FilePath.lastComponent(of: FilePath.absolute(directory)))
+            try FileSystem.createDirectory(checkpointsDirectory)
+            try FileSystem.writeAtomically(Array(run.json.prettyPrinted().utf8), to: runFile)
+        }
+        if access == .write {
+            try FileSystem.createDirectory(checkpointsDirectory)
+            try cleanLeftovers()
+        }
+    }
+
+    /// The lock's token, which a supervised child presents in `RESUMABLE_LOCK_TOKEN`.
+    public var lockToken: String? { lock?.token }
+
+    /// Releases the lock early (it is released when the store is freed anyway).
+    public func close() { lock?.release() }
+
+    /// Removes what crashed writers left in `.staging/` and `.trash/`.
+    func cleanLeftovers() throws {
+        for dir in [stagingDirectory, trashDirectory] where FileSystem.isDirectory(dir) {
+            let names = try FileSystem.contents(of: dir)
+            for name in names {
+                try FileSystem.removeTree(FilePath.join(dir, name))
+            }
+            if !names.isEmpty {
+                logger.info("Removed \(names.count) unfinished item(s) left in \(dir) by an interrupted writer.")
+            }
+        }
+    }
+
+    func requireWrite(_ what: String) throws {
+        guard access == .write else {
+            throw ResumableError(.usage, "cannot \(what): the run \(directory) was opened read-only.", path: directory)
+        }
+    }
+
+    /// Updates and durably rewrites `run.json`.
+    public func updateRun(_ change: (inout RunInfo) -> Void) throws {
+        try requireWrite("update run.json")
+        var updated = run
+        change(&updated)
+        try FileSystem.writeAtomically(Array(updated.json.prettyPrinted().utf8), to: runFile)
+        run = updated
+    }
+
+    // MARK: Listing
+
+    /// Steps of the committed checkpoint directories, ascending, read from
+    /// directory names only (no manifest is opened).
+    public func committedSteps() throws -> [Int64] {
+        guard FileSystem.isDirectory(checkpointsDirectory) else { return [] }
+        var steps: [Int64] = []
+        for name in try FileSystem.contents(of: checkpointsDirectory) {
+            if let s = Checkpoint.step(fromDirectoryName: name) { steps.append(s) }
+        }
+        return steps.sorted()
+    }
+
+    /// The directory of a step.
+    public func directory(of step: Int64) -> String {
+        FilePath.join(checkpointsDirectory, Checkpoint.directoryName(step: step))
+    }
+
+    /// Reads the checkpoint at `step`.
+    /// - Throws: `.notFound` when the step has no checkpoint; `.corrupt` when its manifest is damaged.
+    public func checkpoint(step: Int64) throws -> Checkpoint {
+        let dir = directory(of: step)
+        let manifestPath = FilePath.join(dir, "manifest.json")
+        guard FileSystem.isDirectory(dir) else {
+            throw ResumableError(
+                .notFound, "the run \(directory) has no checkpoint at step \(step). `resumable ls \(directory)` lists them.",
+                path: dir)
+        }
+        guard FileSystem.exists(manifestPath) else {
+            throw ResumableError(.corrupt, "\(dir) has no manifest.json, so it was never committed or was damaged.", path: manifestPath)
+        }
+        let manifest = try Manifest.read(from: manifestPath)
+        guard manifest.step == step else {
+            throw ResumableError(
+                .corrupt, "\(manifestPath) records step \(manifest.step) but lives in the directory of step \(step).",
+                path: manifestPath)
+        }
+        return Checkpoint(directory: dir, manifest: manifest)
+    }
+
+    /// Every checkpoint, manifests read, ordered by step; damaged ones apart.
+    public func scan() throws -> CheckpointScan {
+        var good: [Checkpoint] = []
+        var damaged: [DamagedCheckpoint] = []
+        for step in try committedSteps() {
+            do {
+                good.append(try checkpoint(step: step))
+            } catch let error as ResumableError where error.code != .io {
+                damaged.append(DamagedCheckpoint(step: step, directory: directory(of: step), reason: error.message))
+            }
+        }
+        return CheckpointScan(checkpoints: good, damaged: damaged)
+    }
+
+    /// Every readable checkpoint, ordered by step.
+    public func checkpoints() throws -> [Checkpoint] { try scan().checkpoints }
+}

@@ -1,0 +1,228 @@
+public import DurableFiles
+public import JSON
+
+/// One file of a checkpoint as recorded in its manifest.
+public struct FileRecord: Sendable, Hashable {
+    /// The file's name inside the checkpoint directory (no `/`, never `..`).
+    public var name: String
+    /// Its size in bytes.
+    public var bytes: Int64
+    /// Its SHA-256, lowercase hex.
+    public var sha256: String
+    /// For safetensors files: the SHA-256 of each tensor's bytes, so a damaged
+    /// file's damaged tensors can be named.
+    public var tensorSHA256: [String: String]?
+
+    public init(name: String, bytes: Int64, sha256: String, tensorSHA256: [String: String]? = nil) {
+        self.name = name
+        self.bytes = bytes
+        self.sha256 = sha256
+        self.tensorSHA256 = tensorSHA256
+    }
+
+    var json: JSONValue {
+        var o: [String: JSONValue] = ["name": .string(name), "bytes": .int(bytes), "sha256": .string(sha256)]
+        if let tensorSHA256 { o["tensor_sha256"] = .object(tensorSHA256.mapValues { .string($0) }) }
+        return .object(o)
+    }
+}
+
+/// The commit record of a checkpoint, `manifest.json`, written last.
+///
+/// Known keys are typed; every other top-level key is kept in `extra` and
+/// written back unchanged when the manifest is rewritten.
+public struct Manifest: Sendable {
+    /// The value of `format`.
+    public static let format = "resumable.checkpoint"
+    /// The only `version` this release reads and writes.
+    public static let currentVersion: Int64 = 1
+    /// Manifests larger than this are refused.
+    public static let maxBytes = 64 << 20
+
+    public var step: Int64
+    public var epoch: Int64
+    /// RFC 3339 UTC.
+    public var createdAt: String
+    public var runID: String
+    public var configFingerprint: String
+    public var metrics: [String: Double]
+    public var tags: [String]
+    /// Free JSON the user controls.
+    public var metadata: [String: JSONValue]
+    public var files: [FileRecord]
+    /// Top-level keys this release does not know, kept as they are.
+    public var extra: [String: JSONValue]
+
+    public init(
+        step: Int64, epoch: Int64, createdAt: String = Timestamp.now(), runID: String, configFingerprint: String,
+        metrics: [String: Double] = [:], tags: [String] = [], metadata: [String: JSONValue] = [:],
+        files: [FileRecord] = [], extra: [String: JSONValue] = [:]
+    ) {
+        self.step = step
+        self.epoch = epoch
+        self.createdAt = createdAt
+        self.runID = runID
+        self.configFingerprint = configFingerprint
+        self.metrics = metrics
+        self.tags = tags
+        self.metadata = metadata
+        self.files = files
+        self.extra = extra
+    }
+
+    static let knownKeys: Set<String> = [
+        "format", "version", "step", "epoch", "created_at", "run_id", "config_fingerprint", "metrics", "tags",
+        "metadata", "files",
+    ]
+
+    /// The manifest as a JSON object.
+    public var json: JSONValue {
+        var o = extra
+        o["format"] = .string(Self.format)
+        o["version"] = .int(Self.currentVersion)
+        o["step"] = .int(step)
+        o["epoch"] = .int(epoch)
+        o["created_at"] = .string(createdAt)
+        o["run_id"] = .string(runID)
+        o["config_fingerprint"] = .string(configFingerprint)
+        o["metrics"] = .object(metrics.mapValues { JSONValue.number($0) })
+        o["tags"] = .array(tags.map { .string($0) })
+        o["metadata"] = .object(metadata)
+        o["files"] = .array(files.map(\.json))
+        return .object(o)
+    }
+
+    /// The manifest as the bytes of `manifest.json`.
+    public var encoded: [UInt8] { Array(json.prettyPrinted().utf8) }
+
+    /// Reads a manifest file.
+    /// - Throws: `.notFound` if it is missing; `.corrupt` if it is not a valid
+    ///   manifest; `.unsupportedVersion` for a version this release does not know.
+    public static func read(from path: String) throws -> Manifest {
+        let bytes = try FileSystem.readFile(path, limit: maxBytes)
+        return try decode(bytes, path: path)
+    }
+
+    /// Decodes the bytes of a manifest; `path` is used in messages.
+    public static func decode(_ bytes: [UInt8], path: String) throws -> Manifest {
+        let json: JSONValue
+        do {
+            json = try JSONParser(maxDepth: 64).parse(bytes)
+        } catch {
+            throw invalid(path, "it is not valid JSON (\(error))")
+        }
+        return try Manifest(json: json, path: path)
+    }
+
+    /// Builds a manifest from JSON, validating every known key.
+    public init(json: JSONValue, path: String) throws {
+        guard case .object(var o) = json else { throw Self.invalid(path, "it is \(json.kindName), not an object") }
+        guard o["format"]?.stringValue == Self.format else {
+            throw Self.invalid(path, "its \"format\" is not \"\(Self.format)\"")
+        }
+        guard let version = o["version"]?.intValue else { throw Self.invalid(path, "its \"version\" is missing") }
+        guard version == Self.currentVersion else {
+            throw ResumableError(
+                .unsupportedVersion,
+                "\(path) has manifest version \(version), but this release of resumable reads version \(Self.currentVersion) only. Upgrade resumable to read it.",
+                path: path)
+        }
+        func int(_ key: String) throws -> Int64 {
+            guard let v = o[key]?.intValue, v >= 0 else {
+                throw Self.invalid(path, "its \"\(key)\" is missing or not a non-negative integer")
+            }
+            return v
+        }
+        func string(_ key: String) throws -> String {
+            guard let v = o[key]?.stringValue else { throw Self.invalid(path, "its \"\(key)\" is missing or not a string") }
+            return v
+        }
+        step = try int("step")
+        epoch = try int("epoch")
+        createdAt = try string("created_at")
+        runID = try string("run_id")
+        configFingerprint = try string("config_fingerprint")
+        guard case .object(let metricValues)? = o["metrics"] ?? .object([:]) else {
+            throw Self.invalid(path, "its \"metrics\" is not an object")
+        }
+        var metrics: [String: Double] = [:]
+        for (k, v) in metricValues {
+            guard let d = v.doubleValue else { throw Self.invalid(path, "its metric \"\(k)\" is not a number") }
+            metrics[k] = d
+        }
+        self.metrics = metrics
+        guard case .array(let tagValues)? = o["tags"] ?? .array([]) else {
+            throw Self.invalid(path, "its \"tags\" is not a list")
+        }
+        var tags: [String] = []
+        for t in tagValues {
+            guard let s = t.stringValue else { throw Self.invalid(path, "its \"tags\" holds \(t.kindName), not a string") }
+            tags.append(s)
+        }
+        self.tags = tags
+        guard case .object(let metadata)? = o["metadata"] ?? .object([:]) else {
+            throw Self.invalid(path, "its \"metadata\" is not an object")
+        }
+        self.metadata = metadata
+        guard case .array(let fileValues)? = o["files"] else {
+            throw Self.invalid(path, "its \"files\" is missing or not a list")
+        }
+        var files: [FileRecord] = []
+        var seen: Set<String> = []
+        for f in fileValues {
+            let record = try Self.fileRecord(f, path: path)
+            guard seen.insert(record.name).inserted else {
+                throw Self.invalid(path, "it lists the file \"\(record.name)\" twice")
+            }
+            files.append(record)
+        }
+        self.files = files
+        for key in Self.knownKeys { o.removeValue(forKey: key) }
+        extra = o
+    }
+
+    static func fileRecord(_ value: JSONValue, path: String) throws -> FileRecord {
+        guard case .object(let f) = value else { throw invalid(path, "an entry of \"files\" is not an object") }
+        guard let name = f["name"]?.stringValue else { throw invalid(path, "an entry of \"files\" has no name") }
+        try validateFileName(name, manifestPath: path)
+        guard let bytes = f["bytes"]?.intValue, bytes >= 0 else {
+            throw invalid(path, "the file \"\(name)\" has no valid \"bytes\"")
+        }
+        guard let sha = f["sha256"]?.stringValue, sha.utf8.count == 64,
+            sha.utf8.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) })
+        else {
+            throw invalid(path, "the file \"\(name)\" has no valid \"sha256\" (64 lowercase hex digits)")
+        }
+        var tensors: [String: String]?
+        if let t = f["tensor_sha256"] {
+            guard case .object(let map) = t else { throw invalid(path, "the file \"\(name)\" has a malformed \"tensor_sha256\"") }
+            var result: [String: String] = [:]
+            for (k, v) in map {
+                guard let s = v.stringValue else { throw invalid(path, "the file \"\(name)\" has a malformed \"tensor_sha256\"") }
+                result[k] = s
+            }
+            tensors = result
+        }
+        return FileRecord(name: name, bytes: bytes, sha256: sha, tensorSHA256: tensors)
+    }
+
+    /// Checks that a checkpoint file name stays inside the checkpoint directory.
+    public static func validateFileName(_ name: String, manifestPath: String) throws {
+        let bad =
+            name.isEmpty || name == "." || name == ".." || name.contains("/") || name.contains("\\")
+            || name == "manifest.json" || name.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F }
+            || name.utf8.count > 255
+        if bad {
+            throw invalid(
+                manifestPath,
+                "it names the file \"\(name.unicodeScalars.map { $0.value < 0x20 ? "?" : String($0) }.joined())\", which is not a plain file name inside the checkpoint")
+        }
+    }
+
+    static func invalid(_ path: String, _ reason: String) -> ResumableError {
+        ResumableError(
+            .corrupt,
+            "\(path) is not a valid checkpoint manifest: \(reason). The checkpoint is damaged; run `resumable verify` on the run and resume from another checkpoint.",
+            path: path)
+    }
+}

@@ -1,0 +1,91 @@
+public import DurableFiles
+import SafeTensors
+
+/// What verification found wrong with one file.
+public struct FileProblem: Sendable, CustomStringConvertible {
+    /// The file's name in the checkpoint.
+    public var file: String
+    /// The damaged tensors, where the file is safetensors and they can be told.
+    public var tensors: [String]
+    /// What is wrong.
+    public var reason: String
+
+    public var description: String {
+        tensors.isEmpty ? "\(file): \(reason)" : "\(file): \(reason) (tensor\(tensors.count > 1 ? "s" : "") \(tensors.joined(separator: ", ")))"
+    }
+}
+
+/// The result of checking a checkpoint's files against its manifest.
+public struct VerificationReport: Sendable {
+    public var step: Int64
+    public var directory: String
+    public var problems: [FileProblem]
+    /// Bytes read and hashed.
+    public var bytesChecked: Int64
+
+    public var isIntact: Bool { problems.isEmpty }
+
+    /// One line naming every problem.
+    public var summary: String { problems.map(\.description).joined(separator: "; ") }
+}
+
+extension CheckpointStore {
+    /// Recomputes the SHA-256 of every file of `checkpoint` and compares it
+    /// with the manifest. Missing files, wrong sizes and wrong digests are
+    /// problems; for a damaged safetensors file the damaged tensors are named.
+    public func verify(_ checkpoint: Checkpoint) throws -> VerificationReport {
+        try Self.verify(checkpoint)
+    }
+
+    /// Verifies a checkpoint directory, without a store.
+    public static func verify(_ checkpoint: Checkpoint) throws -> VerificationReport {
+        var problems: [FileProblem] = []
+        var checked: Int64 = 0
+        for record in checkpoint.manifest.files {
+            let path = checkpoint.path(of: record.name)
+            guard FileSystem.exists(path) else {
+                problems.append(FileProblem(file: record.name, tensors: [], reason: "the file is missing"))
+                continue
+            }
+            let mapped: MappedFile
+            do {
+                mapped = try MappedFile(path: path)
+            } catch let error as ResumableError {
+                problems.append(FileProblem(file: record.name, tensors: [], reason: error.message))
+                continue
+            }
+            let size = Int64(mapped.bytes.count)
+            if size != record.bytes {
+                problems.append(
+                    FileProblem(
+                        file: record.name, tensors: [],
+                        reason: "it has \(size) bytes but the manifest records \(record.bytes)\(size < record.bytes ? " (truncated)" : "")"))
+                continue
+            }
+            mapped.adviseSequential()
+            checked += size
+            let digest = Checksum.sha256(mapped.bytes)
+            if digest != record.sha256 {
+                problems.append(
+                    FileProblem(
+                        file: record.name, tensors: damagedTensors(in: mapped.bytes, path: path, record: record),
+                        reason: "its SHA-256 is \(digest.prefix(12))…, the manifest records \(record.sha256.prefix(12))…"))
+            }
+        }
+        return VerificationReport(step: checkpoint.step, directory: checkpoint.directory, problems: problems, bytesChecked: checked)
+    }
+
+    /// The tensors whose bytes no longer match their recorded digest, or the
+    /// header when that is what broke.
+    static func damagedTensors(in bytes: UnsafeRawBufferPointer, path: String, record: FileRecord) -> [String] {
+        guard let digests = record.tensorSHA256 else { return [] }
+        guard let header = try? SafeTensorsHeader.parse(bytes, path: path) else { return ["(header)"] }
+        var damaged: [String] = []
+        for t in header.tensors {
+            let start = header.dataStart + t.dataOffsets.lowerBound
+            let digest = Checksum.sha256(UnsafeRawBufferPointer(rebasing: bytes[start..<(start + t.byteCount)]))
+            if digests[t.name] != digest { damaged.append(t.name) }
+        }
+        return damaged.isEmpty ? ["(header)"] : damaged
+    }
+}

@@ -1,0 +1,101 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Synchronization
+
+/// A system operation that tests can make fail.
+public enum FaultPoint: String, Sendable, CaseIterable {
+    case open, write, fsync, rename, mkdir, unlink
+}
+
+/// Fault injection for tests, compiled into debug builds only.
+///
+/// In a debug build, the environment variable `RESUMABLE_FAULT` (read once at
+/// start) or `FaultInjection.arm` makes the n-th call of one operation fail:
+/// `RESUMABLE_FAULT=fsync:3:EIO` fails the third fsync with EIO;
+/// `write:2:short` makes the second write stop half-way and then report ENOSPC,
+/// as a full disk does. In release builds every check compiles to nothing.
+public enum FaultInjection {
+    /// One armed fault.
+    public struct Fault: Sendable, Equatable {
+        public var point: FaultPoint
+        /// 1-based count of the call that fails.
+        public var nth: Int
+        /// The errno it fails with.
+        public var errno: Int32
+        /// For writes: write half the bytes first, then fail.
+        public var short: Bool
+
+        public init(point: FaultPoint, nth: Int, errno: Int32, short: Bool = false) {
+            self.point = point
+            self.nth = nth
+            self.errno = errno
+            self.short = short
+        }
+    }
+
+    private struct State {
+        var fault: Fault?
+        var counts: [FaultPoint: Int] = [:]
+        var triggered = false
+        var loadedEnvironment = false
+    }
+
+    private static let state = Mutex(State())
+
+    /// Arms one fault, resetting call counts. Debug builds only; a no-op in release.
+    public static func arm(_ fault: Fault?) {
+        state.withLock {
+            $0.fault = fault
+            $0.counts = [:]
+            $0.triggered = false
+            $0.loadedEnvironment = true
+        }
+    }
+
+    /// Whether the armed fault has fired since it was armed.
+    public static var triggered: Bool { state.withLock { $0.triggered } }
+
+    /// How many calls of each operation were seen since arming (debug builds).
+    public static func count(of point: FaultPoint) -> Int { state.withLock { $0.counts[point, default: 0] } }
+
+    /// Parses `POINT:N:ERRNO` where ERRNO is a name (EIO, ENOSPC) or `short`.
+    public static func parse(_ text: String) -> Fault? {
+        let parts = text.split(separator: ":").map(String.init)
+        guard parts.count == 3, let point = FaultPoint(rawValue: parts[0]), let nth = Int(parts[1]), nth > 0 else {
+            return nil
+        }
+        switch parts[2] {
+        case "EIO": return Fault(point: point, nth: nth, errno: EIO)
+        case "ENOSPC": return Fault(point: point, nth: nth, errno: ENOSPC)
+        case "EDQUOT": return Fault(point: point, nth: nth, errno: EDQUOT)
+        case "EACCES": return Fault(point: point, nth: nth, errno: EACCES)
+        case "short": return Fault(point: point, nth: nth, errno: ENOSPC, short: true)
+        default: return nil
+        }
+    }
+
+    /// Called before each wrapped system call; returns the fault to apply, if any.
+    @inline(__always)
+    static func check(_ point: FaultPoint) -> Fault? {
+        #if DEBUG
+        return state.withLock { s -> Fault? in
+            if !s.loadedEnvironment {
+                s.loadedEnvironment = true
+                if let spec = getenv("RESUMABLE_FAULT") { s.fault = parse(String(cString: spec)) }
+            }
+            guard let fault = s.fault, fault.point == point else { return nil }
+            s.counts[point, default: 0] += 1
+            guard s.counts[point] == fault.nth else { return nil }
+            s.triggered = true
+            return fault
+        }
+        #else
+        return nil
+        #endif
+    }
+}

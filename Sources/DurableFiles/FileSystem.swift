@@ -1,0 +1,224 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import CSystemShims
+
+/// File-system operations with the durability Resumable needs: every call
+/// retries on EINTR, fails with a `ResumableError` naming the path, and passes
+/// through fault injection in debug builds.
+public enum FileSystem {
+    /// Whether something exists at `path` (without following a final symbolic link).
+    public static func exists(_ path: String) -> Bool {
+        var st = stat()
+        return lstat(path, &st) == 0
+    }
+
+    /// Whether `path` is a directory.
+    public static func isDirectory(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    /// The size of a regular file in bytes.
+    public static func size(of path: String) throws -> Int64 {
+        var st = stat()
+        guard stat(path, &st) == 0 else { throw ResumableError.system("read the size of", path: path, errno: errno) }
+        return Int64(st.st_size)
+    }
+
+    /// The modification time of a file, in seconds since 1970.
+    public static func modificationTime(of path: String) throws -> Double {
+        var st = stat()
+        guard stat(path, &st) == 0 else { throw ResumableError.system("read", path: path, errno: errno) }
+        return Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) / 1e9
+    }
+
+    /// Creates a directory (and, with `intermediate`, its parents). An existing directory is fine.
+    public static func createDirectory(_ path: String, intermediate: Bool = true) throws {
+        if isDirectory(path) { return }
+        if intermediate {
+            let parent = FilePath.parent(of: path)
+            if parent != path && !parent.isEmpty && !isDirectory(parent) {
+                try createDirectory(parent, intermediate: true)
+            }
+        }
+        if let fault = FaultInjection.check(.mkdir) {
+            throw ResumableError.system("create the directory", path: path, errno: fault.errno, creating: true)
+        }
+        if mkdir(path, 0o755) != 0 {
+            let code = errno
+            if code == EEXIST && isDirectory(path) { return }
+            throw ResumableError.system("create the directory", path: path, errno: code, creating: true)
+        }
+    }
+
+    /// The names in a directory, without `.` and `..`, unsorted.
+    public static func contents(of path: String) throws -> [String] {
+        guard let dir = opendir(path) else { throw ResumableError.system("list the directory", path: path, errno: errno) }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(cString: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    /// Flushes a file or directory to stable storage.
+    public static func sync(_ path: String) throws {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw ResumableError.system("open for fsync", path: path, errno: errno) }
+        defer { close(fd) }
+        try syncDescriptor(fd, path: path)
+    }
+
+    /// fsync of an open descriptor, through fault injection.
+    static func syncDescriptor(_ fd: Int32, path: String) throws {
+        if let fault = FaultInjection.check(.fsync) { throw ResumableError.system("fsync", path: path, errno: fault.errno) }
+        if case .failure(let e) = retryingInterrupts({ fsync(fd) }) {
+            throw ResumableError.system("fsync", path: path, errno: e.rawValue)
+        }
+    }
+
+    /// Renames `source` to `destination` atomically.
+    ///
+    /// With `replacing: false` an existing destination is never overwritten:
+    /// the call fails with `.conflict` instead (renameat2 RENAME_NOREPLACE where
+    /// the kernel has it, otherwise link-then-unlink for files and a checked
+    /// rename for directories).
+    public static func rename(_ source: String, to destination: String, replacing: Bool) throws {
+        if let fault = FaultInjection.check(.rename) {
+            throw ResumableError.system("rename \(source) to", path: destination, errno: fault.errno)
+        }
+        if replacing {
+            if Glibc.rename(source, destination) != 0 {
+                throw ResumableError.system("rename \(source) to", path: destination, errno: errno)
+            }
+            return
+        }
+        #if os(Linux)
+        let r = resumable_rename_noreplace(source, destination)
+        if r == 0 { return }
+        let code = errno
+        if code == EEXIST || code == ENOTEMPTY {
+            throw ResumableError(.conflict, "\(destination) already exists; it is never replaced.", path: destination)
+        }
+        if code != EINVAL && code != ENOSYS {
+            throw ResumableError.system("rename \(source) to", path: destination, errno: code)
+        }
+        #endif
+        // Fallback for file systems without RENAME_NOREPLACE: rename(2) of a
+        // directory onto a non-empty directory fails; check first for the rest.
+        if exists(destination) {
+            throw ResumableError(.conflict, "\(destination) already exists; it is never replaced.", path: destination)
+        }
+        if Glibc.rename(source, destination) != 0 {
+            let code = errno
+            if code == EEXIST || code == ENOTEMPTY {
+                throw ResumableError(.conflict, "\(destination) already exists; it is never replaced.", path: destination)
+            }
+            throw ResumableError.system("rename \(source) to", path: destination, errno: code)
+        }
+    }
+
+    /// Removes a file, or a directory with everything under it. A missing path is fine.
+    public static func removeTree(_ path: String) throws {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return }
+        if (st.st_mode & S_IFMT) == S_IFDIR {
+            for name in try contents(of: path) { try removeTree(path + "/" + name) }
+            if let fault = FaultInjection.check(.unlink) { throw ResumableError.system("remove", path: path, errno: fault.errno) }
+            if rmdir(path) != 0 && errno != ENOENT { throw ResumableError.system("remove", path: path, errno: errno) }
+        } else {
+            if let fault = FaultInjection.check(.unlink) { throw ResumableError.system("remove", path: path, errno: fault.errno) }
+            if unlink(path) != 0 && errno != ENOENT { throw ResumableError.system("remove", path: path, errno: errno) }
+        }
+    }
+
+    /// Reads a whole (small) file into memory.
+    public static func readFile(_ path: String, limit: Int = 256 << 20) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw ResumableError.system("open", path: path, errno: errno) }
+        defer { close(fd) }
+        var result: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { buf in
+                retryingInterrupts { read(fd, buf.baseAddress, buf.count) }
+            }
+            switch n {
+            case .failure(let e): throw ResumableError.system("read", path: path, errno: e.rawValue)
+            case .success(0): return result
+            case .success(let count):
+                result.append(contentsOf: chunk[0..<count])
+                if result.count > limit {
+                    throw ResumableError(.corrupt, "\(path) is larger than \(limit) bytes; it is not a file Resumable wrote.", path: path)
+                }
+            }
+        }
+    }
+
+    /// Writes a small file durably and atomically: a temporary file beside it,
+    /// fsync, rename over `path`, fsync of the directory.
+    public static func writeAtomically(_ bytes: [UInt8], to path: String) throws {
+        let temporary = path + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        do {
+            let file = try DurableFile.create(temporary)
+            try bytes.withUnsafeBytes { (raw: UnsafeRawBufferPointer) throws in try file.write(raw) }
+            try file.sync()
+            try file.close()
+            try rename(temporary, to: path, replacing: true)
+            try sync(FilePath.parent(of: path))
+        } catch {
+            _ = unlink(temporary)
+            throw error
+        }
+    }
+
+    /// Bytes available to an unprivileged user on the file system holding `path`.
+    public static func availableBytes(at path: String) -> Int64? {
+        var s = statvfs()
+        guard statvfs(path, &s) == 0 else { return nil }
+        return Int64(s.f_bavail) * Int64(s.f_frsize)
+    }
+}
+
+/// Small path helpers on plain strings.
+public enum FilePath {
+    /// The directory part of a path (`"."` for a bare name).
+    public static func parent(of path: String) -> String {
+        var trimmed = Substring(path)
+        while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
+        guard let slash = trimmed.lastIndex(of: "/") else { return "." }
+        if slash == trimmed.startIndex { return "/" }
+        return String(trimmed[..<slash])
+    }
+
+    /// The last component of a path.
+    public static func lastComponent(of path: String) -> String {
+        var trimmed = Substring(path)
+        while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
+        guard let slash = trimmed.lastIndex(of: "/") else { return String(trimmed) }
+        return String(trimmed[trimmed.index(after: slash)...])
+    }
+
+    /// `base/name`.
+    public static func join(_ base: String, _ name: String) -> String {
+        base.hasSuffix("/") ? base + name : base + "/" + name
+    }
+
+    /// An absolute form of `path`, relative ones resolved against the current directory.
+    public static func absolute(_ path: String) -> String {
+        if path.hasPrefix("/") { return path }
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        guard getcwd(&buffer, buffer.count) != nil else { return path }
+        let cwd = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return path == "." ? cwd : join(cwd, path)
+    }
+}

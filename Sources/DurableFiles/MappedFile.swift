@@ -1,0 +1,53 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A read-only memory map of a whole file; the bytes stay valid while the
+/// object lives. Pages are read from disk only when touched.
+public final class MappedFile: @unchecked Sendable {
+    /// The path that was mapped.
+    public let path: String
+    /// The file's bytes.
+    public let bytes: UnsafeRawBufferPointer
+    private let mapping: UnsafeMutableRawPointer?
+    private let length: Int
+
+    /// Maps `path` read-only.
+    /// - Throws: `.notFound` if it does not exist, `.io` if it cannot be read or mapped.
+    public init(path: String) throws {
+        self.path = path
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw ResumableError.system("open", path: path, errno: errno) }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw ResumableError.system("read the size of", path: path, errno: errno) }
+        guard (st.st_mode & S_IFMT) == S_IFREG else {
+            throw ResumableError(.corrupt, "\(path) is not a regular file.", path: path)
+        }
+        length = Int(st.st_size)
+        if length == 0 {
+            mapping = nil
+            bytes = UnsafeRawBufferPointer(start: nil, count: 0)
+            return
+        }
+        let p = mmap(nil, length, PROT_READ, MAP_PRIVATE, fd, 0)
+        guard let p, p != MAP_FAILED else { throw ResumableError.system("map", path: path, errno: errno) }
+        mapping = p
+        bytes = UnsafeRawBufferPointer(start: p, count: length)
+    }
+
+    /// Tells the kernel the whole file will be read in order soon.
+    public func adviseSequential() {
+        guard let mapping else { return }
+        _ = madvise(mapping, length, MADV_SEQUENTIAL)
+        _ = madvise(mapping, length, MADV_WILLNEED)
+    }
+
+    deinit {
+        if let mapping { munmap(mapping, length) }
+    }
+}

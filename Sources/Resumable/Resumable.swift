@@ -1,0 +1,5 @@
+// The umbrella module: `import Resumable` brings the whole library.
+@_exported public import CheckpointStore
+@_exported public import DurableFiles
+@_exported public import JSON
+@_exported public import SafeTensors

@@ -1,0 +1,122 @@
+import DurableFiles
+import JSON
+
+/// A tensor to be written: its entry and a way to reach its bytes without copying.
+public struct TensorSource: @unchecked Sendable {
+    /// The tensor's name.
+    public var name: String
+    /// Its element type.
+    public var dtype: DType
+    /// Its dimensions.
+    public var shape: [Int]
+    /// Calls the closure with the tensor's little-endian bytes.
+    public var withBytes: (_ body: (UnsafeRawBufferPointer) throws -> Void) throws -> Void
+
+    /// A tensor whose bytes are produced by `withBytes`.
+    public init(
+        name: String, dtype: DType, shape: [Int],
+        withBytes: @escaping (_ body: (UnsafeRawBufferPointer) throws -> Void) throws -> Void
+    ) {
+        self.name = name
+        self.dtype = dtype
+        self.shape = shape
+        self.withBytes = withBytes
+    }
+
+    /// A tensor of `Float`, `Double`, integers and the like, read from an array (no copy is made).
+    public init<T: BitwiseCopyable>(name: String, dtype: DType, shape: [Int], values: [T]) {
+        self.init(name: name, dtype: dtype, shape: shape) { (body) throws in
+            try values.withUnsafeBytes { (raw: UnsafeRawBufferPointer) throws in try body(raw) }
+        }
+    }
+
+    /// A tensor over raw bytes that stay valid until the write returns.
+    public init(name: String, dtype: DType, shape: [Int], bytes: UnsafeRawBufferPointer) {
+        self.init(name: name, dtype: dtype, shape: shape) { (body) throws in try body(bytes) }
+    }
+
+    /// The number of bytes the shape and dtype call for, or `nil` on overflow.
+    public var expectedByteCount: Int? {
+        elementCount(of: shape).flatMap { dtype.byteCount(elements: $0) }
+    }
+}
+
+/// Writes safetensors files as a stream: the header first, then each tensor's
+/// bytes straight from the caller's memory, hashed on the way.
+///
+/// Peak memory stays at the header plus one I/O chunk, whatever the payload
+/// size. The file is fsynced before `write` returns.
+public enum SafeTensorsWriter {
+    /// The header bytes (length prefix, JSON, space padding to a multiple of 8)
+    /// for `tensors` laid out in the given order.
+    /// - Throws: `.usage` for duplicate or empty names and shapes that overflow.
+    public static func header(for tensors: [TensorSource], metadata: [String: String]) throws -> [UInt8] {
+        var entries: [String: JSONValue] = [:]
+        var offset = 0
+        for t in tensors {
+            guard !t.name.isEmpty, t.name != "__metadata__" else {
+                throw ResumableError(.usage, "a tensor name may not be empty or \"__metadata__\".")
+            }
+            guard let count = t.expectedByteCount else {
+                throw ResumableError(.usage, "tensor \"\(t.name)\": shape \(t.shape) of \(t.dtype.rawValue) overflows or does not fill whole bytes.")
+            }
+            let entry: JSONValue = .object([
+                "dtype": .string(t.dtype.rawValue),
+                "shape": .array(t.shape.map { .int(Int64($0)) }),
+                "data_offsets": .array([.int(Int64(offset)), .int(Int64(offset + count))]),
+            ])
+            if entries.updateValue(entry, forKey: t.name) != nil {
+                throw ResumableError(.usage, "two tensors are named \"\(t.name)\"; names must be unique.")
+            }
+            offset += count
+        }
+        if !metadata.isEmpty {
+            entries["__metadata__"] = .object(metadata.mapValues { .string($0) })
+        }
+        var json = Array(JSONValue.object(entries).serialized().utf8)
+        while (8 + json.count) % 8 != 0 { json.append(0x20) }
+        var out = [UInt8]()
+        out.reserveCapacity(8 + json.count)
+        var n = UInt64(json.count)
+        for _ in 0..<8 {
+            out.append(UInt8(n & 0xFF))
+            n >>= 8
+        }
+        out.append(contentsOf: json)
+        return out
+    }
+
+    /// What a write produced: the file's size and SHA-256, and each tensor's SHA-256.
+    public struct Written: Sendable {
+        public var bytes: Int64
+        public var sha256: String
+        public var tensorSHA256: [String: String]
+    }
+
+    /// Writes `tensors` to a new file at `path` and makes it durable.
+    /// - Returns: the file's size and SHA-256, and each tensor's SHA-256.
+    /// - Throws: `.usage` for a tensor whose bytes do not match its shape;
+    ///   `.io`/`.cannotCreate` when the file cannot be written.
+    @discardableResult
+    public static func write(
+        _ tensors: [TensorSource], metadata: [String: String] = [:], to path: String
+    ) throws -> Written {
+        let writer = ChecksummingWriter(file: try DurableFile.create(path))
+        try writer.write(try header(for: tensors, metadata: metadata))
+        var digests: [String: String] = [:]
+        for t in tensors {
+            writer.beginSegment()
+            let expected = t.expectedByteCount ?? -1
+            try t.withBytes { (raw) throws in
+                guard raw.count == expected else {
+                    throw ResumableError(
+                        .usage, "tensor \"\(t.name)\" has \(raw.count) bytes but shape \(t.shape) of \(t.dtype.rawValue) needs \(expected).")
+                }
+                try writer.write(raw)
+            }
+            digests[t.name] = writer.endSegment()
+        }
+        let (bytes, sha256) = try writer.finish()
+        return Written(bytes: bytes, sha256: sha256, tensorSHA256: digests)
+    }
+}
