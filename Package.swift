@@ -43,10 +43,19 @@ let package = Package(
             dependencies: ["JSON", "DurableFiles", "SafeTensors", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
+        // `resumable run`: supervises a job of any language (restarts, signals, journal, Slurm requeue).
+        .target(
+            name: "Supervisor",
+            dependencies: [
+                "JSON", "DurableFiles", "CheckpointStore", "CSystemShims",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The umbrella module.
         .target(
             name: "Resumable",
-            dependencies: ["JSON", "DurableFiles", "SafeTensors", "CheckpointStore"],
+            dependencies: ["JSON", "DurableFiles", "SafeTensors", "CheckpointStore", "Supervisor"],
             swiftSettings: swiftSettings
         ),
         // The `resumable` command line.
