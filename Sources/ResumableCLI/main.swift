@@ -1,2 +1,2 @@
-// Placeholder until the command line lands (issue 2).
-print("resumable: the command line is being built")
+// Temporary entry point while the command line (issue 2) is built on branch `cli`.
+StandInRoot.main()

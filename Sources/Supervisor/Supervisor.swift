@@ -159,7 +159,7 @@ public final class Supervisor: @unchecked Sendable {
 
     func giveUp(_ reason: String, _ message: String, store: CheckpointStore, state: LoopState) -> SupervisorResult {
         record(store, .giveUp, ["attempt": .int(Int64(state.attempt)), "reason": .string(reason), "message": .string(message)])
-        logger.info("\(message)")
+        logger.debug("\(message)")
         return state.result(.gaveUp(reason), exitCode: 1, message)
     }
 
@@ -179,7 +179,7 @@ public final class Supervisor: @unchecked Sendable {
             }
         }
         message += ". Run the same command again to resume from the latest checkpoint."
-        logger.info("\(message)")
+        logger.debug("\(message)")
         return state.result(.interrupted(signal: signal, requeued: requeued), exitCode: 75, message)
     }
 
