@@ -32,6 +32,7 @@ import numpy as np
 from safetensors.numpy import load_file, save_file
 
 EXIT_PREEMPTED = 75
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1)
 
 
 def parse_args():
@@ -101,6 +102,11 @@ def resumable_binary():
     return os.environ.get("RESUMABLE_BIN") or shutil.which("resumable") or "resumable"
 
 
+def ignore_stop_signals():
+    for s in STOP_SIGNALS:
+        signal.signal(s, signal.SIG_IGN)
+
+
 def save_checkpoint(run_dir, step, epoch, batch, perm, params, velocity, rng, loss):
     """Writes the checkpoint files to a temporary directory and commits them."""
     tmp = tempfile.mkdtemp(prefix=f"ckpt-{step}-")
@@ -112,8 +118,11 @@ def save_checkpoint(run_dir, step, epoch, batch, perm, params, velocity, rng, lo
         state = {"step": step, "epoch": epoch, "batch": batch, "rng": rng_state_to_json(rng), "loss": loss}
         with open(os.path.join(tmp, "state.json"), "w") as f:
             json.dump(state, f, sort_keys=True)
+        # The commit runs with the stop signals ignored: `resumable run` forwards them to the
+        # whole process group, and a commit cut short (safe, but lost) would waste the save.
         subprocess.run([resumable_binary(), "commit", run_dir, "--step", str(step), "--epoch", str(epoch),
-                        "--metric", f"loss={loss!r}", tmp], check=True, stdout=subprocess.DEVNULL)
+                        "--metric", f"loss={loss!r}", tmp], check=True, stdout=subprocess.DEVNULL,
+                       preexec_fn=ignore_stop_signals)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -127,7 +136,7 @@ def main():
     def request_stop(signum, _frame):
         stop["signal"] = signum  # only a flag: the loop saves at the next step boundary
 
-    for s in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1):
+    for s in STOP_SIGNALS:
         signal.signal(s, request_stop)
 
     x, y = make_data(args.seed)
@@ -149,10 +158,12 @@ def main():
         rng = np.random.default_rng(args.seed)
         perm = rng.permutation(len(x))
         step, epoch, batch, loss = 0, 0, 0, float("nan")
+    saved_step = step if resume else None
 
     while step < args.steps:
         if stop["signal"] is not None:
-            save_checkpoint(args.run_dir, step, epoch, batch, perm, params, velocity, rng, loss)
+            if saved_step != step:
+                save_checkpoint(args.run_dir, step, epoch, batch, perm, params, velocity, rng, loss)
             print(f"train.py: stopped by signal {stop['signal']} at step {step}, state saved", file=sys.stderr)
             return EXIT_PREEMPTED
         if batch == batches_per_epoch:  # next epoch: a new order of the data
@@ -169,6 +180,7 @@ def main():
             time.sleep(args.step_delay)
         if step % args.save_every == 0 or step == args.steps:
             save_checkpoint(args.run_dir, step, epoch, batch, perm, params, velocity, rng, loss)
+            saved_step = step
     print(f"train.py: done at step {step}, loss {loss:.6f}", file=sys.stderr)
     return 0
 

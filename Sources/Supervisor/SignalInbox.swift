@@ -53,11 +53,19 @@ public final class SignalInbox: @unchecked Sendable {
 
     /// Routes the process's `signals` into this inbox until `restoreHandlers()`.
     /// Only one inbox should receive process signals at a time.
+    ///
+    /// The signals are also unblocked in the calling thread: a parent may
+    /// have started this process with them blocked (a blocked SIGTERM would
+    /// never reach the handler).
     public func receiveProcessSignals(_ signals: [Int32]) {
         signalTargetDescriptor = writeEnd
+        var unblock = sigset_t()
+        sigemptyset(&unblock)
         for number in Set(signals) {
             installed.append((number, signal(number, forwardingHandler)))
+            sigaddset(&unblock, number)
         }
+        pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
     }
 
     /// Puts back the handlers that were there before `receiveProcessSignals`.
