@@ -14,5 +14,12 @@ export RESUMABLE_BUILD_DIR="$root/.build/debug"
 echo "== building" >&2
 swift build --build-tests 2>&1 | grep -v '^\[' >&2 || { echo "build failed" >&2; exit 1; }
 
+# A one-node Slurm cluster (munged + slurmctld + slurmd under one directory) for
+# the `resumable run --requeue` tests; stopped when this script exits.
+echo "== starting a local Slurm cluster" >&2
+eval "$(scripts/slurm-local.sh start)"
+export SLURM_CONF
+trap 'scripts/slurm-local.sh stop >&2' EXIT
+
 echo "== testing" >&2
 swift test --skip-build "$@"

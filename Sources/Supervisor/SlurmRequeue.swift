@@ -22,7 +22,14 @@ enum SlurmRequeue {
             return nil
         }
         for _ in 0..<1200 {
-            switch (try? child.poll()) ?? .some(.exited(127)) {
+            let ended: ChildTermination?
+            do {
+                ended = try child.poll()
+            } catch {
+                logger.error("Could not wait for scontrol: \(error)")
+                return nil
+            }
+            switch ended {
             case .exited(let code)?:
                 if code != 0 { logger.error("`scontrol requeue \(job)` failed with exit code \(code).") }
                 return code
