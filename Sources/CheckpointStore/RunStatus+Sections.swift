@@ -31,7 +31,7 @@ extension RunStatus {
 
     var lockSection: Section {
         guard let lock else {
-            return Section(id: "lock", title: "Lock", rows: [Row("holder", "none (no process has written to the run)")], json: .null)
+            return Section(id: "lock", title: "Lock", rows: [Row("holder", "free (no writer holds it)")], json: .null)
         }
         let who = "pid \(lock.pid) on \(lock.host) since \(lock.startedAt)"
         let rows = [

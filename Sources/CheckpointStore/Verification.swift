@@ -10,6 +10,13 @@ public struct FileProblem: Sendable, CustomStringConvertible {
     /// What is wrong.
     public var reason: String
 
+    /// A problem with one file of a checkpoint.
+    public init(file: String, tensors: [String] = [], reason: String) {
+        self.file = file
+        self.tensors = tensors
+        self.reason = reason
+    }
+
     public var description: String {
         tensors.isEmpty ? "\(file): \(reason)" : "\(file): \(reason) (tensor\(tensors.count > 1 ? "s" : "") \(tensors.joined(separator: ", ")))"
     }
@@ -22,6 +29,14 @@ public struct VerificationReport: Sendable {
     public var problems: [FileProblem]
     /// Bytes read and hashed.
     public var bytesChecked: Int64
+
+    /// A report, for callers that check more than files (a damaged manifest, say).
+    public init(step: Int64, directory: String, problems: [FileProblem], bytesChecked: Int64) {
+        self.step = step
+        self.directory = directory
+        self.problems = problems
+        self.bytesChecked = bytesChecked
+    }
 
     public var isIntact: Bool { problems.isEmpty }
 
