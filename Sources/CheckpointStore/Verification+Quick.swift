@@ -19,10 +19,7 @@ extension CheckpointStore {
             }
             let size = Int64(st.st_size)
             if size != record.bytes {
-                problems.append(
-                    FileProblem(
-                        file: record.name, tensors: [],
-                        reason: "it has \(size) bytes but the manifest records \(record.bytes)\(size < record.bytes ? " (truncated)" : "")"))
+                problems.append(.sizeMismatch(file: record.name, size: size, recorded: record.bytes))
             }
         }
         return problems

@@ -17,6 +17,12 @@ public struct FileProblem: Sendable, CustomStringConvertible {
         self.reason = reason
     }
 
+    /// A file whose size is not the one recorded in the manifest.
+    public static func sizeMismatch(file: String, size: Int64, recorded: Int64) -> FileProblem {
+        FileProblem(
+            file: file, reason: "it has \(size) bytes but the manifest records \(recorded)\(size < recorded ? " (truncated)" : "")")
+    }
+
     public var description: String {
         tensors.isEmpty ? "\(file): \(reason)" : "\(file): \(reason) (tensor\(tensors.count > 1 ? "s" : "") \(tensors.joined(separator: ", ")))"
     }
@@ -71,10 +77,7 @@ extension CheckpointStore {
             }
             let size = Int64(mapped.bytes.count)
             if size != record.bytes {
-                problems.append(
-                    FileProblem(
-                        file: record.name, tensors: [],
-                        reason: "it has \(size) bytes but the manifest records \(record.bytes)\(size < record.bytes ? " (truncated)" : "")"))
+                problems.append(.sizeMismatch(file: record.name, size: size, recorded: record.bytes))
                 continue
             }
             mapped.adviseSequential()
