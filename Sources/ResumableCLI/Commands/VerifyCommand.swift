@@ -57,8 +57,10 @@ struct VerifyCommand: ParsableCommand, LoggingConfigurable {
     /// Reports for every step directory of the run.
     func verifyAll() throws -> [VerificationReport] {
         try References.requireLocal(reference)
-        let run = try References.standaloneCheckpoint(reference) == nil ? try CheckpointReference(parsing: reference).run : reference
-        let store = try References.openRun(run)
+        if let standalone = try References.standaloneCheckpoint(reference) {
+            return [try CheckpointStore.verify(standalone)]
+        }
+        let store = try References.openRun(try CheckpointReference(parsing: reference).run)
         let steps = try store.committedSteps()
         var progress = Progress()
         var reports: [VerificationReport] = []
