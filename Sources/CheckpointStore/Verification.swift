@@ -1,4 +1,4 @@
-public import DurableFiles
+import DurableFiles
 import SafeTensors
 
 /// What verification found wrong with one file.
