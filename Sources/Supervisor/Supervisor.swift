@@ -61,7 +61,7 @@ public final class Supervisor: @unchecked Sendable {
         defer { if config.handlesProcessSignals { inbox.restoreHandlers() } }
         if config.adoptsOrphans { _ = resumable_become_child_subreaper() }
 
-        var state = LoopState(firstAttempt: (try? AttemptSummary(journal: store.events).attempts) ?? 0)
+        var state = LoopState(firstAttempt: (try? AttemptHistory(journal: store.events).attempts) ?? 0)
         while true {
             state.attempt += 1
             state.startedHere += 1

@@ -3,7 +3,10 @@ import Logging
 import Resumable
 
 /// `resumable run`: supervises a job of any language.
-struct RunCommand: ParsableCommand {
+struct RunCommand: ParsableCommand, LoggingConfigurable {
+    /// Attempts, failures and restarts are progress the user wants to see.
+    static let defaultLogLevel: Logger.Level? = .info
+
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Run a job of any language under supervision: restart it when it fails, stop it cleanly on signals, resume it from its latest checkpoint.",
@@ -48,6 +51,8 @@ struct RunCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Give up after this many failures in a row, each within 10 s of starting and without a new checkpoint (0: never).", valueName: "N"))
     var crashLoop: Int = 5
 
+    @OptionGroup var logging: LoggingOptions
+
     @Argument(parsing: .postTerminator, help: ArgumentHelp("The command to run, after `--`.", valueName: "CMD ARGS"))
     var command: [String] = []
 
@@ -79,14 +84,8 @@ struct RunCommand: ParsableCommand {
         configuration.crashLoopLimit = crashLoop
         configuration.handlesProcessSignals = true
         configuration.adoptsOrphans = true
-        let logger = Logger(label: "resumable.run")
-        do {
-            let result = try Supervisor(configuration: configuration, logger: logger).run()
-            printError("resumable run: \(result.message)")
-            if result.exitCode != 0 { throw ExitCode(result.exitCode) }
-        } catch let error as ResumableError {
-            printError("resumable run: \(error.message)")
-            throw ExitCode(error.exitCode)
-        }
+        let result = try Supervisor(configuration: configuration, logger: Logger(label: "resumable.run")).run()
+        Terminal.writeError("resumable: \(result.message)\n")
+        if result.exitCode != 0 { throw ExitCode(result.exitCode) }
     }
 }

@@ -72,7 +72,7 @@ struct SupervisorLibraryTests {
         holder.close()
     }
 
-    @Test("AttemptSummary reads the journal's attempts, restarts and last failure")
+    @Test("AttemptHistory reads the journal's attempts, restarts and last failure")
     func summary() throws {
         let events: [JSONValue] = [
             .object(["event": .string("start"), "attempt": .int(1)]),
@@ -84,12 +84,12 @@ struct SupervisorLibraryTests {
             .object(["event": .string("start"), "attempt": .int(3)]),
             .object(["event": .string("save"), "step": .int(80)]),
         ]
-        let s = AttemptSummary(events: events)
+        let s = AttemptHistory(events: events)
         #expect(s.attempts == 3 && s.restarts == 1 && s.preemptions == 1)
         #expect(s.lastFailure?.reason == "signal 9 (SIGKILL)" && s.lastFailure?.step == 40 && s.lastFailure?.attempt == 1)
         #expect(s.lastOutcome == nil, "the third attempt has not ended")
         #expect(s.json["last_failure"]?["reason"]?.stringValue == "signal 9 (SIGKILL)")
-        #expect(AttemptSummary(events: []).json["last_failure"] == .null)
+        #expect(AttemptHistory(events: []).json["last_failure"] == .null)
     }
 
     @Test("Backoff and signal names parse what the options accept, and refuse the rest")

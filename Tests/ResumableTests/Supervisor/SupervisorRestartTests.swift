@@ -17,7 +17,7 @@ struct SupervisorRestartTests {
         let restarts = try SupervisorTestSupport.events(run, "restart")
         #expect(restarts.count == 2 && restarts.allSatisfy { $0["counted"]?.boolValue == true })
         #expect(try SupervisorTestSupport.events(run, "finish").count == 1)
-        let summary = try AttemptSummary(journal: EventJournal(runDirectory: run))
+        let summary = try AttemptHistory(journal: EventJournal(runDirectory: run))
         #expect(summary.attempts == 3 && summary.restarts == 2 && summary.lastOutcome == "finish")
         #expect(summary.lastFailure?.attempt == 2 && summary.lastFailure?.reason == "exit code 3")
         #expect(outcome.stderr.contains("finished after 3 attempts (2 restarts)"))
@@ -63,7 +63,7 @@ struct SupervisorRestartTests {
         #expect(try SupervisorTestSupport.events(run, "preempt").count == 3)
         let restarts = try SupervisorTestSupport.events(run, "restart")
         #expect(restarts.count == 3 && restarts.allSatisfy { $0["counted"]?.boolValue == false })
-        let summary = try AttemptSummary(journal: EventJournal(runDirectory: run))
+        let summary = try AttemptHistory(journal: EventJournal(runDirectory: run))
         #expect(summary.restarts == 0 && summary.preemptions == 3 && summary.attempts == 4)
     }
 

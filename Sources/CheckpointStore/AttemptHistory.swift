@@ -1,7 +1,8 @@
 public import JSON
 
-/// What the journal says about a job's attempts: for `resumable status`.
-public struct AttemptSummary: Sendable {
+/// What the journal says about a job's attempts under `resumable run`:
+/// attempts, restarts, preemptions, requeues and the last failure (for `resumable status`).
+public struct AttemptHistory: Sendable {
     /// One attempt that failed.
     public struct Failure: Sendable {
         /// The attempt number.

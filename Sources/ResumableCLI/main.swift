@@ -1,2 +1,0 @@
-// Temporary entry point while the command line (issue 2) is built on branch `cli`.
-StandInRoot.main()
