@@ -21,6 +21,14 @@ struct SupervisorRestartTests {
         #expect(summary.attempts == 3 && summary.restarts == 2 && summary.lastOutcome == "finish")
         #expect(summary.lastFailure?.attempt == 2 && summary.lastFailure?.reason == "exit code 3")
         #expect(outcome.stderr.contains("finished after 3 attempts (2 restarts)"))
+        let status = try TestSupport.resumable("status", run, "--json")
+        #expect(status.status == 0, "\(status)")
+        let attempts = try TestSupport.json(status.stdout)["attempts"]
+        #expect(attempts?["starts"]?.intValue == 3 && attempts?["restarts"]?.intValue == 2)
+        #expect(attempts?["last_failure"]?["exit_code"]?.intValue == 3)
+        let text = try TestSupport.resumable("status", run)
+        #expect(text.stdout.contains("2 after failures"), "\(text.stdout)")
+        #expect(text.stdout.contains("attempt 2: exit code 3"), "\(text.stdout)")
     }
 
     @Test("a child that always crashes: stops at the cap with exit 1, journal shows each attempt")
