@@ -32,6 +32,21 @@ install() {
   return 1
 }
 
+# Starts a daemon in the background with only stdin/stdout/stderr open: a
+# descriptor inherited from the caller (a test runner's output pipe) would
+# otherwise stay open in the daemon and keep the caller waiting for EOF.
+launch() {
+  local out="$1"; shift
+  (
+    for fd in /proc/self/fd/*; do
+      n=${fd##*/}
+      if [ "$n" -gt 2 ] 2>/dev/null; then eval "exec $n>&-" 2>/dev/null || true; fi
+    done
+    exec "$@" </dev/null >>"$out" 2>&1
+  ) &
+  LAUNCHED=$!
+}
+
 pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
 write_config() {
@@ -79,20 +94,19 @@ start() {
   install
   write_config
   if ! pid_alive "$D/munge-run/munged.pid"; then
-    munged -F --key-file="$D/munge/munge.key" --socket="$D/munge-run/munge.socket" \
-      --pid-file="$D/munge-run/munged.pid" --log-file="$D/log/munged.log" --seed-file="$D/munge/munged.seed" \
-      >>"$D/log/munged.out" 2>&1 &
-    echo $! > "$D/munge-run/munged.pid"
+    launch "$D/log/munged.out" munged -F --key-file="$D/munge/munge.key" --socket="$D/munge-run/munge.socket" \
+      --pid-file="$D/munge-run/munged.pid" --log-file="$D/log/munged.log" --seed-file="$D/munge/munged.seed"
+    echo "$LAUNCHED" > "$D/munge-run/munged.pid"
   fi
   for _ in $(seq 50); do [ -S "$D/munge-run/munge.socket" ] && break; sleep 0.1; done
   export SLURM_CONF="$CONF"
   if ! pid_alive "$D/run/slurmctld.pid.own"; then
-    slurmctld -D -f "$CONF" >>"$D/log/slurmctld.out" 2>&1 &
-    echo $! > "$D/run/slurmctld.pid.own"
+    launch "$D/log/slurmctld.out" slurmctld -D -f "$CONF"
+    echo "$LAUNCHED" > "$D/run/slurmctld.pid.own"
   fi
   if ! pid_alive "$D/run/slurmd.pid.own"; then
-    slurmd -D -f "$CONF" >>"$D/log/slurmd.out" 2>&1 &
-    echo $! > "$D/run/slurmd.pid.own"
+    launch "$D/log/slurmd.out" slurmd -D -f "$CONF"
+    echo "$LAUNCHED" > "$D/run/slurmd.pid.own"
   fi
   for _ in $(seq 150); do
     state=$(sinfo -h -o %T 2>/dev/null || true)

@@ -85,7 +85,7 @@ extension RunStatus {
         } else if let failure = attempts.lastFailure {
             rows.append(Row("last failure", Self.describe(event: failure)))
         }
-        if let gaveUp = history.gaveUp { rows.append(Row("gave up", gaveUp)) }
+        if let gaveUp = history.gaveUp { rows.append(Row("stopped", gaveUp)) }
         if let last = attempts.lastEvent { rows.append(Row("last event", Self.describe(event: last))) }
         return Section(
             id: "attempts", title: "Attempts", rows: rows,

@@ -103,13 +103,13 @@ public final class Supervisor: @unchecked Sendable {
             if config.crashLoopLimit > 0 && state.quickFailures >= config.crashLoopLimit {
                 return giveUp(
                     "crash-loop",
-                    "crash loop: the last \(state.quickFailures) attempts each failed within \(Self.seconds(config.crashLoopWindow)) of starting without writing a checkpoint; the last \(state.lastFailure ?? ""). Fix the error in the job's output above, then run again.",
+                    "crash loop: the last \(state.quickFailures) attempts each failed within \(Self.seconds(config.crashLoopWindow)) of starting without writing a checkpoint; \(state.lastFailure ?? ""). Fix the error in the job's output above, then run again.",
                     store: store, state: state)
             }
             guard state.restarts < config.maxRestarts else {
                 return giveUp(
                     "max-restarts",
-                    "gave up after \(state.describeAttempts()): the last \(state.lastFailure ?? ""). The limit is --max-restarts \(config.maxRestarts).",
+                    "gave up after \(state.describeAttempts()); \(state.lastFailure ?? ""). The limit is --max-restarts \(config.maxRestarts).",
                     store: store, state: state)
             }
             state.restarts += 1

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Resumable
 import Testing
 
@@ -14,6 +15,13 @@ final class InstantClock: SupervisorClock, @unchecked Sendable {
 /// The `Supervisor` library in-process, with an injected clock.
 @Suite("Supervisor library")
 struct SupervisorLibraryTests {
+    /// Warnings only: progress lines would clutter the test output.
+    static var logger: Logger {
+        var logger = Logger(label: "test.supervisor")
+        logger.logLevel = .warning
+        return logger
+    }
+
     @Test("backoff doubles up to its maximum; the clock is asked to wait, not the test")
     func backoffDelays() throws {
         let dir = TestSupport.temporaryDirectory("sup-lib-backoff")
@@ -22,7 +30,7 @@ struct SupervisorLibraryTests {
         config.backoff = Backoff(initial: 10, maximum: 35)
         config.crashLoopLimit = 0
         let clock = InstantClock()
-        let result = try Supervisor(configuration: config, clock: clock).run()
+        let result = try Supervisor(configuration: config, clock: clock, logger: Self.logger).run()
         #expect(result.exitCode == 1)
         #expect(result.reason == .gaveUp("max-restarts"))
         #expect(result.delays == [10, 20, 35, 35, 35])
@@ -40,7 +48,7 @@ struct SupervisorLibraryTests {
             runDirectory: dir + "/run",
             command: ["/bin/sh", "-c", "trap '' TERM; touch \(dir)/ready; while :; do sleep 0.1; done"])
         config.grace = 0.5
-        let supervisor = try Supervisor(configuration: config)
+        let supervisor = try Supervisor(configuration: config, logger: Self.logger)
         let thread = Thread {
             SupervisorTestSupport.waitForFile(dir + "/ready")
             supervisor.interrupt(SIGTERM)
@@ -62,12 +70,12 @@ struct SupervisorLibraryTests {
             command: ["/bin/sh", "-c", "echo \"$RESUMABLE_LOCK_TOKEN\" > \(dir)/token; echo x > \(dir)/f; \"$0\" commit \"$RESUMABLE_RUN_DIR\" --step 1 \(dir)/src", TestSupport.resumable])
         try FileManager.default.createDirectory(atPath: dir + "/src", withIntermediateDirectories: true)
         try "x".write(toFile: dir + "/src/data.bin", atomically: true, encoding: .utf8)
-        let result = try Supervisor(configuration: config).run()
+        let result = try Supervisor(configuration: config, logger: Self.logger).run()
         #expect(result.exitCode == 0)
         #expect(try CheckpointStore(directory: run).committedSteps() == [1])
         // Another writer is refused while a supervisor holds the run.
         let holder = try CheckpointStore(directory: run, access: .write)
-        let second = try Supervisor(configuration: config).run
+        let second = try Supervisor(configuration: config, logger: Self.logger).run
         #expect(throws: ResumableError.self) { try second() }
         holder.close()
     }
