@@ -43,10 +43,16 @@ let package = Package(
             dependencies: ["JSON", "DurableFiles", "SafeTensors", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
+        // Exact resume for training loops: state, generators, data cursor, loop driver, signals.
+        .target(
+            name: "Training",
+            dependencies: ["JSON", "DurableFiles", "SafeTensors", "CheckpointStore", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
         // The umbrella module.
         .target(
             name: "Resumable",
-            dependencies: ["JSON", "DurableFiles", "SafeTensors", "CheckpointStore"],
+            dependencies: ["JSON", "DurableFiles", "SafeTensors", "CheckpointStore", "Training"],
             swiftSettings: swiftSettings
         ),
         // The `resumable` command line.

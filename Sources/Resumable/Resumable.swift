@@ -3,3 +3,4 @@
 @_exported public import DurableFiles
 @_exported public import JSON
 @_exported public import SafeTensors
+@_exported public import Training
