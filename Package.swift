@@ -14,6 +14,7 @@ let package = Package(
     products: [
         .library(name: "Resumable", targets: ["Resumable"]),
         .executable(name: "resumable", targets: ["ResumableCLI"]),
+        .executable(name: "digits", targets: ["Digits"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -63,6 +64,18 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        // The example: an MLP on the handwritten digits, killed and resumed at will.
+        .executableTarget(
+            name: "Digits",
+            dependencies: [
+                "Resumable",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Examples/Digits",
+            exclude: ["README.md", "digits.csv.gz"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -42,8 +42,8 @@ public struct DataCursor: Sendable, Hashable, Codable {
         dropsLastBatch ? exampleCount / batchSize : (exampleCount + batchSize - 1) / batchSize
     }
 
-    /// The batch index inside the epoch of the next batch.
-    public var batchIndex: Int { position / batchSize }
+    /// The batch index inside the epoch of the next batch (batches done so far).
+    public var batchIndex: Int { (position + batchSize - 1) / batchSize }
 
     /// Whether this epoch has no batch left.
     public var isAtEndOfEpoch: Bool { batchIndex >= batchesPerEpoch }
