@@ -24,8 +24,10 @@ public struct TrainingHooks {
     public var trainStep: (inout TrainingState, ArraySlice<Int>) throws -> [String: Double]
     /// Evaluates the model (`val_loss`, `val_accuracy`). It must not change anything the state holds.
     public var evaluate: (TrainingState) throws -> [String: Double]
-    /// Adjusts a restored state to changeable config keys that differ from the
-    /// run's (a new `lr` rebuilds the schedule). Called after `restore`.
+    /// Adjusts a restored state to a changed config (only changeable keys
+    /// differ, e.g. a new `lr` rebuilds the schedule). Called after `restore`
+    /// whenever the fingerprint differs from the checkpoint's, with the keys
+    /// that differ (empty when they cannot be told apart).
     public var reconfigure: (inout TrainingState, [TrainingConfig.Difference]) throws -> Void
     /// Receives progress.
     public var observe: (TrainingEvent) -> Void

@@ -36,8 +36,10 @@ public struct TrainingLoop {
     ///   that `never` would overwrite; `.usage` when fewer epochs are asked for
     ///   than are done; store errors.
     public func run(from initial: TrainingState) throws -> TrainingResult {
+        var mayCreate = true
+        if case .must = options.resume { mayCreate = false }
         let store = try CheckpointStore(
-            directory: options.runDirectory, access: .write, create: true, logger: options.logger)
+            directory: options.runDirectory, access: .write, create: mayCreate, logger: options.logger)
         defer { store.close() }
         let session = TrainingSession(options: options, hooks: hooks, store: store, state: initial)
         try session.prepare()

@@ -20,16 +20,30 @@ extension TrainingSession {
             logger.info("Starting a fresh run in \(store.directory).")
             return
         }
-        let differences = try checkConfig(against: checkpoint, recordedConfig: sourceRun.config)
+        let recordedConfig = checkpoint.manifest.extra["config"]?.objectValue ?? sourceRun.config
+        let differences = try configDifferences(from: checkpoint, recordedConfig: recordedConfig)
+        let configChanged =
+            !checkpoint.manifest.configFingerprint.isEmpty
+            && checkpoint.manifest.configFingerprint != options.config.fingerprint
         try state.restore(from: checkpoint)
-        if !differences.isEmpty { try hooks.reconfigure(&state, differences) }
         resumedFrom = checkpoint
         lastCheckpoint = checkpoint
+        try checkEpochs(requested: requestedEpochs)
+        if configChanged {
+            try hooks.reconfigure(&state, differences)
+            logger.info("Resuming with changed \(differences.map(\.description).joined(separator: ", ")).")
+            try? store.events.append(
+                "config_change",
+                [
+                    "keys": .array(differences.map { .string($0.key) }),
+                    "from": .string(checkpoint.manifest.configFingerprint), "to": .string(options.config.fingerprint),
+                ])
+        }
+        try recordConfig(replacing: configChanged || checkpoint.manifest.configFingerprint.isEmpty)
         if checkpoint.directory.hasPrefix(store.checkpointsDirectory + "/") {
             lastSavedStep = checkpoint.step
             store.protectedSteps = [checkpoint.step]
         }
-        try checkEpochs(requested: requestedEpochs)
         try? store.events.append(
             "resume",
             [
@@ -113,18 +127,13 @@ extension TrainingSession {
     /// Compares the config with the one the checkpoint was made with.
     /// - Returns: the differing keys, all of them changeable.
     /// - Throws: `.conflict` naming the keys that differ and may not change.
-    func checkConfig(against checkpoint: Checkpoint, recordedConfig: [String: JSONValue]) throws -> [TrainingConfig.Difference] {
+    func configDifferences(from checkpoint: Checkpoint, recordedConfig: [String: JSONValue]) throws
+        -> [TrainingConfig.Difference]
+    {
         let config = options.config
         let recordedFingerprint = checkpoint.manifest.configFingerprint
-        guard !recordedFingerprint.isEmpty, recordedFingerprint != config.fingerprint else {
-            try recordConfig(replacing: recordedFingerprint.isEmpty)
-            return []
-        }
-        var differences = config.differences(from: recordedConfig)
-        if differences.isEmpty && TrainingConfig.fingerprint(of: recordedConfig) != recordedFingerprint {
-            // run.json holds a later config than the checkpoint; the checkpoint's fingerprint decides.
-            differences = config.differences(from: [:]).filter { !config.changeableKeys.contains($0.key) }
-        }
+        guard !recordedFingerprint.isEmpty, recordedFingerprint != config.fingerprint else { return [] }
+        let differences = config.differences(from: recordedConfig)
         let fixed = differences.filter { !config.changeableKeys.contains($0.key) }
         guard fixed.isEmpty else {
             let list = fixed.map(\.description).joined(separator: ", ")
@@ -136,14 +145,6 @@ extension TrainingSession {
                     + "Use the run's values, or start a new run (another --run-dir, or --resume never --force).",
                 path: store.directory)
         }
-        logger.info("Resuming with changed \(differences.map(\.description).joined(separator: ", ")).")
-        try? store.events.append(
-            "config_change",
-            [
-                "keys": .array(differences.map { .string($0.key) }), "from": .string(recordedFingerprint),
-                "to": .string(config.fingerprint),
-            ])
-        try recordConfig(replacing: true)
         return differences
     }
 

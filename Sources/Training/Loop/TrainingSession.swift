@@ -156,6 +156,7 @@ final class TrainingSession {
         let checkpoint = try store.commit(step: step) { draft in
             try state.save(to: draft)
             draft.metrics = manifestMetrics
+            draft.extra["config"] = .object(options.config.values)
             if reason == "signal" || reason == "end" { draft.metadata["saved_on"] = .string(reason) }
             try hooks.beforeCommit(draft)
         }
