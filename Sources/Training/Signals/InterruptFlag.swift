@@ -27,9 +27,15 @@ public enum InterruptFlag {
     /// The signals a training loop treats as "save and stop" by default.
     public static let defaultSignals: [Int32] = [SIGINT, SIGTERM, SIGUSR1]
 
-    /// Installs the handler for `signals`, clearing any earlier request.
+    /// Installs the handler for `signals`, clearing any earlier request, and
+    /// unblocks them on the calling thread (a parent may have left them
+    /// blocked, which would hold them pending forever).
     public static func install(for signals: [Int32] = defaultSignals) {
         pendingSignal.store(0, ordering: .sequentiallyConsistent)
+        var unblock = sigset_t()
+        sigemptyset(&unblock)
+        for sig in signals { sigaddset(&unblock, sig) }
+        pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
         for sig in signals {
             var action = sigaction()
             action.__sigaction_handler.sa_handler = handleStopSignal
