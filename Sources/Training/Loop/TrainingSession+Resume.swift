@@ -61,17 +61,9 @@ extension TrainingSession {
         switch options.resume {
         case .never:
             let steps = try store.committedSteps()
-            if !steps.isEmpty {
-                guard options.overwrite else {
-                    throw ResumableError(
-                        .conflict,
-                        "the run \(store.directory) already has \(steps.count) checkpoint(s) (up to step \(steps.last ?? 0)) and --resume never would start it over. Resume it (--resume auto), choose another run directory, or pass --force to delete its checkpoints.",
-                        path: store.directory)
-                }
-                for step in steps { try store.delete(step: step) }
-                try? store.events.append("reset", ["deleted": .array(steps.map { .int($0) })])
-                logger.info("Deleted the \(steps.count) checkpoint(s) of \(store.directory) to start over.")
-            }
+            try delete(
+                steps, event: "reset", reason: "started over",
+                refusal: "the run \(store.directory) already has \(steps.count) checkpoint(s) (up to step \(steps.last ?? 0)) and --resume never would start it over. Resume it (--resume auto), choose another run directory, or pass --force to delete its checkpoints.")
             return nil
         case .auto, .must:
             guard let resolution = try store.latest(verify: options.verifiesOnResume) else {
@@ -112,16 +104,19 @@ extension TrainingSession {
     /// only when overwriting is allowed.
     func discardNewer(than step: Int64) throws {
         let newer = try store.committedSteps().filter { $0 > step }
-        guard !newer.isEmpty else { return }
-        guard options.overwrite else {
-            throw ResumableError(
-                .conflict,
-                "\(store.directory) has \(newer.count) checkpoint(s) newer than \(Checkpoint.directoryName(step: step)) (up to step \(newer.last ?? 0)); resuming from it would replace them. Pass --force to delete them, or resume into another run directory.",
-                path: store.directory)
-        }
-        for s in newer { try store.delete(step: s) }
-        try? store.events.append("discard", ["steps": .array(newer.map { .int($0) }), "reason": .string("resumed from step \(step)")])
-        logger.info("Deleted \(newer.count) checkpoint(s) newer than step \(step) to resume from it.")
+        try delete(
+            newer, event: "discard", reason: "resumed from step \(step)",
+            refusal: "\(store.directory) has \(newer.count) checkpoint(s) newer than \(Checkpoint.directoryName(step: step)) (up to step \(newer.last ?? 0)); resuming from it would replace them. Pass --force to delete them, or resume into another run directory.")
+    }
+
+    /// Deletes `steps` (crash-safely) when overwriting is allowed, recording
+    /// `event`; otherwise throws `.conflict` with `refusal`.
+    func delete(_ steps: [Int64], event: String, reason: String, refusal: String) throws {
+        guard !steps.isEmpty else { return }
+        guard options.overwrite else { throw ResumableError(.conflict, refusal, path: store.directory) }
+        for s in steps { try store.delete(step: s) }
+        try? store.events.append(event, ["steps": .array(steps.map { .int($0) }), "reason": .string(reason)])
+        logger.info("Deleted \(steps.count) checkpoint(s) of \(store.directory): \(reason).")
     }
 
     /// Compares the config with the one the checkpoint was made with.
