@@ -148,6 +148,27 @@ struct CorruptionTests {
         #expect(try store.latest(verify: false)?.checkpoint.step == (corruption.file == nil ? 3 : 4))
     }
 
+    @Test("resumable verify exits 65 naming the file and tensor, for every kind of damage", arguments: Corruption.cases)
+    func verifyCommand(_ corruption: Corruption) throws {
+        let store = try Corruption.makeRun()
+        defer { try? FileManager.default.removeItem(atPath: FilePath.parent(of: store.directory)) }
+        try corruption.damage(try store.checkpoint(step: 4))
+        store.close()
+        let outcome = try TestSupport.resumable("verify", store.directory, "--json")
+        #expect(outcome.status == 65, "\(outcome)")
+        let json = try TestSupport.json(outcome.stdout)
+        #expect(json["intact"] == false)
+        let problems = json["checkpoints"]?.arrayValue?.first?["problems"]?.arrayValue ?? []
+        let text = outcome.stdout + outcome.stderr
+        #expect(text.contains(corruption.file ?? "manifest.json"), "\(outcome)")
+        if let file = corruption.file {
+            #expect(problems.first?["file"]?.stringValue == file, "\(outcome)")
+            #expect(problems.first?["tensors"] == .array(corruption.tensors.map { .string($0) }), "\(outcome)")
+        }
+        // The earlier checkpoint still verifies.
+        #expect(try TestSupport.resumable("verify", store.directory + "@step-3").status == 0)
+    }
+
     @Test("two damaged checkpoints in a row: latest falls back past both, newest first")
     func fallsBackPastSeveral() throws {
         let store = try Corruption.makeRun()
