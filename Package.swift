@@ -78,9 +78,22 @@ let package = Package(
             exclude: ["README.md", "digits.csv.gz"],
             swiftSettings: swiftSettings
         ),
+        // Test helpers: the crash tests' workload, and the writer process they kill.
+        .target(
+            name: "CrashWorkload",
+            dependencies: ["Resumable"],
+            path: "Tests/Helpers/CrashWorkload",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "resumable-crash-writer",
+            dependencies: ["CrashWorkload", "Resumable", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/Helpers/CrashWriter",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "ResumableTests",
-            dependencies: ["Resumable"],
+            dependencies: ["Resumable", "CrashWorkload", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
     ]
