@@ -80,9 +80,12 @@ public final class ChecksummingWriter: @unchecked Sendable {
                 nonisolated(unsafe) var fileHasher = checksum
                 nonisolated(unsafe) var segmentHasher = segment
                 let file = self.file
+                let faultScope = FaultScope.capture()
                 DispatchQueue.concurrentPerform(iterations: 2) { i in
                     if i == 0 {
-                        do { try file.write(chunk) } catch { failure = error as? ResumableError ?? ResumableError(.io, "\(error)") }
+                        FaultScope.restoring(faultScope) {
+                            do { try file.write(chunk) } catch { failure = error as? ResumableError ?? ResumableError(.io, "\(error)") }
+                        }
                         segmentHasher?.update(chunk)
                     } else {
                         fileHasher.update(chunk)

@@ -4,3 +4,4 @@
 @_exported public import JSON
 @_exported public import SafeTensors
 @_exported public import Supervisor
+@_exported public import Training
