@@ -1,4 +1,4 @@
-public import DurableFiles
+import DurableFiles
 public import SafeTensors
 import Foundation
 

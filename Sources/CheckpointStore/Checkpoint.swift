@@ -1,4 +1,4 @@
-public import DurableFiles
+import DurableFiles
 
 /// A committed checkpoint: its directory and its manifest.
 public struct Checkpoint: Sendable {

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-public import DurableFiles
+import DurableFiles
 public import JSON
 public import SafeTensors
 import Foundation

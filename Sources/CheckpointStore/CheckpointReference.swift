@@ -1,4 +1,4 @@
-public import DurableFiles
+import DurableFiles
 
 /// A checkpoint named on a command line or in `--resume`: `RUN` (its latest),
 /// `RUN@latest`, `RUN@best`, `RUN@step-1200`, or a checkpoint directory

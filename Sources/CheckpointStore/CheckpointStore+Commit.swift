@@ -1,9 +1,9 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-public import DurableFiles
+import DurableFiles
 import Logging
-public import JSON
+import JSON
 
 extension CheckpointStore {
     /// Starts a checkpoint at `step` in a fresh staging directory.

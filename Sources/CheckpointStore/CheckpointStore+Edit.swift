@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-public import DurableFiles
+import DurableFiles
 public import JSON
 
 /// One change to a manifest: set or remove a key given as a dotted path

@@ -1,6 +1,6 @@
-public import DurableFiles
+import DurableFiles
 import Logging
-public import JSON
+import JSON
 
 /// What a prune did or, with `dryRun`, would do.
 public struct PruneReport: Sendable {

@@ -1,4 +1,4 @@
-public import DurableFiles
+import DurableFiles
 import Logging
 
 /// A checkpoint chosen by a selector, and the newer ones passed over because

@@ -1,5 +1,5 @@
-public import DurableFiles
-public import JSON
+import DurableFiles
+import JSON
 public import Logging
 
 /// A run on the local file system: its identity, its committed checkpoints,
