@@ -21,9 +21,6 @@ eval "$(scripts/slurm-local.sh start)"
 export SLURM_CONF
 trap 'scripts/slurm-local.sh stop >&2' EXIT
 
-echo "== testing" >&2
-swift test --skip-build "$@"
-
 # A short coverage-guided fuzzing run of the parsers (docs/FUZZING.md), when
 # the whole suite runs. RESUMABLE_FUZZ_SECONDS=0 skips it; more fuzzes longer.
 fuzz_seconds=${RESUMABLE_FUZZ_SECONDS:-10}
@@ -37,3 +34,7 @@ if [ $# -eq 0 ] && [ "$fuzz_seconds" -gt 0 ]; then
   fi
   grep -E "^Done [0-9]+ runs" .build/fuzz/smoke.log >&2 || true
 fi
+
+echo "== testing" >&2
+swift test --skip-build "$@"
+

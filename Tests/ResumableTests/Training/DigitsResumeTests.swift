@@ -134,7 +134,12 @@ struct DigitsResumeTests {
             let outcome = try Self.run(Self.arguments(stopped, epochs: 3), signal: SIGTERM, at: "step ", count: count)
             #expect(outcome.status == 75 && !outcome.signaled)
             #expect(outcome.lines.contains("interrupted"))
-            #expect(outcome.lines.last?.hasPrefix("save-end") == true)
+            // The state at the step it stopped at is committed: by the signal's
+            // save, or by an epoch-end save the signal arrived during.
+            let lastStep = outcome.lines.last { $0.hasPrefix("step ") }.flatMap { Int64($0.dropFirst(5)) }
+            let lastSaved = outcome.lines.last { $0.hasPrefix("save-end ") }.flatMap { Int64($0.dropFirst(9)) }
+            #expect(lastStep != nil && lastSaved == lastStep, "\(outcome.lines.suffix(6))")
+            #expect(try CheckpointStore(directory: stopped).latest(verify: true)?.checkpoint.step == lastStep)
         }
         // A second signal while the save is paused: the process ends by the signal.
         var arguments = Self.arguments(stopped, epochs: 3)
