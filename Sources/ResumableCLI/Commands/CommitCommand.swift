@@ -1,4 +1,7 @@
 import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import Resumable
 
@@ -13,6 +16,9 @@ struct CommitCommand: ParsableCommand, LoggingConfigurable {
             was) unless --move renames its files in (same file system only). The run is created
             when it does not exist. Retention options prune after the commit. Under `resumable run`,
             RESUMABLE_LOCK_TOKEN lets this command write while the supervisor holds the run's lock.
+            A commit, once started, finishes: SIGTERM, SIGINT and SIGUSR1 are ignored while it runs,
+            so a stop signal sent to the job's whole process group (as `resumable run` and Slurm do)
+            reaches the training program, which decides to stop, and never cuts its checkpoint short.
             """)
 
     @Argument(help: ArgumentHelp("The run directory (created if needed).", valueName: "run"))
@@ -54,6 +60,7 @@ struct CommitCommand: ParsableCommand, LoggingConfigurable {
     }
 
     func run() throws {
+        StopSignals.ignore()
         let metricValues = try KeyValueArgument.metrics(metrics)
         let metadataValues = try KeyValueArgument.jsonValues(metadata, option: "--metadata")
         let store = try References.openRun(runDirectory, access: .write, create: true)
@@ -85,5 +92,13 @@ struct CommitCommand: ParsableCommand, LoggingConfigurable {
                     "Pruned \(report.deleted.count) checkpoint(s), freed \(HumanFormat.bytes(report.bytesFreed)): steps \(report.deleted.map(String.init).joined(separator: ", ")).")
             }
         }
+    }
+}
+
+/// The stop signals a supervisor or a batch system sends a job's process group.
+enum StopSignals {
+    /// Ignores SIGTERM, SIGINT and SIGUSR1 for the rest of the process.
+    static func ignore() {
+        for s in [SIGTERM, SIGINT, SIGUSR1] { signal(s, SIG_IGN) }
     }
 }
