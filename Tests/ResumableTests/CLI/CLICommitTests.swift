@@ -91,4 +91,37 @@ struct CLICommitTests {
         #expect(outcome.stderr.contains("Took over the lock"), "\(outcome.stderr)")
         #expect(outcome.stderr.contains("pid 999999"))
     }
+
+    @Test("a stop signal sent while it commits does not cut the commit short")
+    func stopSignalDuringCommit() throws {
+        let source = TestSupport.temporaryDirectory("commit-signal")
+        // 256 MiB: the commit (copy, hash, fsync) takes a while, so the signals land during it.
+        let big = [UInt8](repeating: 7, count: 256 << 20)
+        FileManager.default.createFile(atPath: source + "/blob.bin", contents: Data(big))
+        let run = TestSupport.temporaryDirectory("commit-signal-run") + "/run"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: TestSupport.resumable)
+        process.arguments = ["commit", run, "--step", "5", source]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        // Wait until the commit has begun writing (its staging directory exists)…
+        var waited = 0
+        while process.isRunning && !FileManager.default.fileExists(atPath: run + "/checkpoints/.staging") && waited < 3000 {
+            usleep(1000)
+            waited += 1
+        }
+        // …then signal repeatedly until it ends, as a supervisor forwarding to the group would.
+        var sent = 0
+        while process.isRunning && sent < 40 {
+            usleep(20_000)
+            kill(process.processIdentifier, [SIGTERM, SIGINT, SIGUSR1][sent % 3])
+            sent += 1
+        }
+        process.waitUntilExit()
+        #expect(process.terminationReason == .exit && process.terminationStatus == 0)
+        #expect(sent > 0, "no signal landed during the commit")
+        let checkpoint = try CheckpointStore(directory: run).checkpoint(step: 5)
+        #expect(try CheckpointStore(directory: run).verify(checkpoint).isIntact)
+    }
 }
