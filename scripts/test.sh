@@ -17,6 +17,8 @@ swift build --build-tests 2>&1 | grep -v '^\[' >&2 || { echo "build failed" >&2;
 # A one-node Slurm cluster (munged + slurmctld + slurmd under one directory) for
 # the `resumable run --requeue` tests; stopped when this script exits.
 echo "== starting a local Slurm cluster" >&2
+# One cluster directory per checkout, so two checkouts never stop each other's daemons.
+export RESUMABLE_SLURM_DIR="${RESUMABLE_SLURM_DIR:-${TMPDIR:-/tmp}/resumable-slurm-$(printf %s "$root" | cksum | cut -d' ' -f1)}"
 eval "$(scripts/slurm-local.sh start)"
 export SLURM_CONF
 trap 'scripts/slurm-local.sh stop >&2' EXIT
