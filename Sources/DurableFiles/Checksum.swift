@@ -49,8 +49,17 @@ public final class ChecksummingWriter: @unchecked Sendable {
     /// Start kernel writeback after this many bytes, to keep the disk busy.
     private static let writebackInterval: Int64 = 32 << 20
     private var sinceWriteback: Int64 = 0
+    /// Whether bytes are hashed; without it every digest is empty.
+    public let isHashing: Bool
 
-    public init(file: DurableFile) { self.file = file }
+    /// A writer to `file`.
+    /// - Parameter hashing: `false` writes the same way without hashing (every
+    ///   digest is then empty). It exists to measure what checksums cost;
+    ///   checkpoints are always written with hashing on.
+    public init(file: DurableFile, hashing: Bool = true) {
+        self.file = file
+        self.isHashing = hashing
+    }
 
     /// Bytes written so far.
     public var bytesWritten: Int64 { file.offset }
@@ -60,7 +69,7 @@ public final class ChecksummingWriter: @unchecked Sendable {
 
     /// Ends the current segment and returns its SHA-256.
     public func endSegment() -> String {
-        let digest = (segment ?? Checksum()).finalize()
+        let digest = isHashing ? (segment ?? Checksum()).finalize() : ""
         segment = nil
         return digest
     }
@@ -71,7 +80,9 @@ public final class ChecksummingWriter: @unchecked Sendable {
         while start < bytes.count {
             let end = min(bytes.count, start + Self.chunkSize)
             nonisolated(unsafe) let chunk = UnsafeRawBufferPointer(rebasing: bytes[start..<end])
-            if chunk.count < 1 << 20 {
+            if !isHashing {
+                try file.write(chunk)
+            } else if chunk.count < 1 << 20 {
                 checksum.update(chunk)
                 segment?.update(chunk)
                 try file.write(chunk)
@@ -110,6 +121,6 @@ public final class ChecksummingWriter: @unchecked Sendable {
     public func finish() throws -> (bytes: Int64, sha256: String) {
         try file.sync()
         try file.close()
-        return (file.offset, checksum.finalize())
+        return (file.offset, isHashing ? checksum.finalize() : "")
     }
 }

@@ -94,14 +94,16 @@ public enum SafeTensorsWriter {
     }
 
     /// Writes `tensors` to a new file at `path` and makes it durable.
+    /// - Parameter checksums: `false` skips hashing (digests are then empty);
+    ///   only for measuring what checksums cost.
     /// - Returns: the file's size and SHA-256, and each tensor's SHA-256.
     /// - Throws: `.usage` for a tensor whose bytes do not match its shape;
     ///   `.io`/`.cannotCreate` when the file cannot be written.
     @discardableResult
     public static func write(
-        _ tensors: [TensorSource], metadata: [String: String] = [:], to path: String
+        _ tensors: [TensorSource], metadata: [String: String] = [:], to path: String, checksums: Bool = true
     ) throws -> Written {
-        let writer = ChecksummingWriter(file: try DurableFile.create(path))
+        let writer = ChecksummingWriter(file: try DurableFile.create(path), hashing: checksums)
         try writer.write(try header(for: tensors, metadata: metadata))
         var digests: [String: String] = [:]
         for t in tensors {
