@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-public import DurableFiles
+import DurableFiles
 public import JSON
 
 /// The run's append-only journal, `events.jsonl`: one JSON object a line

@@ -1,4 +1,4 @@
-public import DurableFiles
+import DurableFiles
 import SafeTensors
 
 /// What verification found wrong with one file.
@@ -9,6 +9,19 @@ public struct FileProblem: Sendable, CustomStringConvertible {
     public var tensors: [String]
     /// What is wrong.
     public var reason: String
+
+    /// A problem with one file of a checkpoint.
+    public init(file: String, tensors: [String] = [], reason: String) {
+        self.file = file
+        self.tensors = tensors
+        self.reason = reason
+    }
+
+    /// A file whose size is not the one recorded in the manifest.
+    public static func sizeMismatch(file: String, size: Int64, recorded: Int64) -> FileProblem {
+        FileProblem(
+            file: file, reason: "it has \(size) bytes but the manifest records \(recorded)\(size < recorded ? " (truncated)" : "")")
+    }
 
     public var description: String {
         tensors.isEmpty ? "\(file): \(reason)" : "\(file): \(reason) (tensor\(tensors.count > 1 ? "s" : "") \(tensors.joined(separator: ", ")))"
@@ -22,6 +35,14 @@ public struct VerificationReport: Sendable {
     public var problems: [FileProblem]
     /// Bytes read and hashed.
     public var bytesChecked: Int64
+
+    /// A report, for callers that check more than files (a damaged manifest, say).
+    public init(step: Int64, directory: String, problems: [FileProblem], bytesChecked: Int64) {
+        self.step = step
+        self.directory = directory
+        self.problems = problems
+        self.bytesChecked = bytesChecked
+    }
 
     public var isIntact: Bool { problems.isEmpty }
 
@@ -56,10 +77,7 @@ extension CheckpointStore {
             }
             let size = Int64(mapped.bytes.count)
             if size != record.bytes {
-                problems.append(
-                    FileProblem(
-                        file: record.name, tensors: [],
-                        reason: "it has \(size) bytes but the manifest records \(record.bytes)\(size < record.bytes ? " (truncated)" : "")"))
+                problems.append(.sizeMismatch(file: record.name, size: size, recorded: record.bytes))
                 continue
             }
             mapped.adviseSequential()

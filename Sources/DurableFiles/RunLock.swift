@@ -128,8 +128,12 @@ public final class RunLock: @unchecked Sendable {
     }
 
     /// Releases the lock. Safe to call more than once.
+    ///
+    /// A clean release empties the lock file, so only an owner that died
+    /// holding the lock is reported (and taken over) by the next writer.
     public func release() {
         guard descriptor >= 0 else { return }
+        _ = ftruncate(descriptor, 0)
         flock(descriptor, LOCK_UN)
         close(descriptor)
         descriptor = -1

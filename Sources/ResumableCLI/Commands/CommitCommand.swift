@@ -1,0 +1,89 @@
+import ArgumentParser
+import Logging
+import Resumable
+
+/// `resumable commit RUN --step N DIR`: commit files another program wrote.
+struct CommitCommand: ParsableCommand, LoggingConfigurable {
+    static let configuration = CommandConfiguration(
+        commandName: "commit",
+        abstract: "Commit a directory of files another program wrote as a checkpoint of RUN.",
+        discussion: """
+            Every file of DIR is hashed and made durable, .safetensors files are validated, and the
+            checkpoint appears atomically at RUN/checkpoints/step-N. DIR is copied (it stays as it
+            was) unless --move renames its files in (same file system only). The run is created
+            when it does not exist. Retention options prune after the commit. Under `resumable run`,
+            RESUMABLE_LOCK_TOKEN lets this command write while the supervisor holds the run's lock.
+            """)
+
+    @Argument(help: ArgumentHelp("The run directory (created if needed).", valueName: "run"))
+    var runDirectory: String
+
+    @Argument(help: ArgumentHelp("The directory holding the checkpoint's files.", valueName: "dir"))
+    var source: String
+
+    @Option(help: ArgumentHelp("The step of the checkpoint.", valueName: "n"))
+    var step: Int64
+
+    @Option(help: ArgumentHelp("The epoch recorded in the manifest.", valueName: "e"))
+    var epoch: Int64 = 0
+
+    @Option(name: .customLong("metric"), help: ArgumentHelp("A metric NAME=NUMBER (repeatable).", valueName: "name=value"))
+    var metrics: [String] = []
+
+    @Option(name: .customLong("tag"), help: ArgumentHelp("A tag (repeatable; `pinned` protects from pruning).", valueName: "tag"))
+    var tags: [String] = []
+
+    @Option(
+        name: .customLong("metadata"),
+        help: ArgumentHelp("Free metadata KEY=VALUE, VALUE read as JSON when valid (repeatable).", valueName: "key=value"))
+    var metadata: [String] = []
+
+    @Flag(help: "Move the files in instead of copying them (same file system only).")
+    var move = false
+
+    @OptionGroup var retention: RetentionOptions
+    @OptionGroup var monitor: MonitorOptions
+    @OptionGroup var output: OutputOptions
+    @OptionGroup var logging: LoggingOptions
+
+    func validate() throws {
+        if step < 0 { throw ValidationError("--step must be 0 or more, not \(step).") }
+        if epoch < 0 { throw ValidationError("--epoch must be 0 or more, not \(epoch).") }
+        _ = try KeyValueArgument.metrics(metrics)
+        _ = try KeyValueArgument.jsonValues(metadata, option: "--metadata")
+    }
+
+    func run() throws {
+        let metricValues = try KeyValueArgument.metrics(metrics)
+        let metadataValues = try KeyValueArgument.jsonValues(metadata, option: "--metadata")
+        let store = try References.openRun(runDirectory, access: .write, create: true)
+        if store.run.monitor == nil, let chosen = monitor.value {
+            try store.updateRun { $0.monitor = chosen }
+        }
+        let policy = try retention.policy(monitor: monitor.value, run: store.run)
+        let checkpoint = try store.commitDirectory(source, step: step, move: move) { draft in
+            draft.epoch = epoch
+            draft.metrics = metricValues
+            draft.tags = tags
+            draft.metadata = metadataValues
+        }
+        let report = try policy.map { try store.prune($0, protecting: [checkpoint.step]) }
+        if output.json {
+            Terminal.writeJSON(
+                .object([
+                    "step": .int(checkpoint.step), "path": .string(checkpoint.directory), "bytes": .int(checkpoint.bytes),
+                    "files": .array(
+                        checkpoint.manifest.files.map {
+                            .object(["name": .string($0.name), "bytes": .int($0.bytes), "sha256": .string($0.sha256)])
+                        }),
+                    "pruned": .array((report?.deleted ?? []).map { .int($0) }),
+                ]))
+        } else {
+            Terminal.write(checkpoint.directory + "\n")
+            if let report, !report.deleted.isEmpty {
+                References.logger.notice(
+                    "Pruned \(report.deleted.count) checkpoint(s), freed \(HumanFormat.bytes(report.bytesFreed)): steps \(report.deleted.map(String.init).joined(separator: ", ")).")
+            }
+        }
+    }
+}

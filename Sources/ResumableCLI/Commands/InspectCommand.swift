@@ -1,0 +1,29 @@
+import ArgumentParser
+import Resumable
+
+/// `resumable inspect REF`: a checkpoint's manifest, tensors and state keys.
+struct InspectCommand: ParsableCommand, LoggingConfigurable {
+    static let configuration = CommandConfiguration(
+        commandName: "inspect",
+        abstract: "Show a checkpoint: its manifest, the tensors of each safetensors file, the keys of state.json.")
+
+    @Argument(help: ArgumentHelp("RUN, RUN@latest, RUN@best, RUN@step-N or a checkpoint directory.", valueName: "ref"))
+    var reference: String
+
+    @Flag(help: "Resolve RUN / RUN@latest to the newest checkpoint whose checksums match, falling back past corrupt ones.")
+    var verify = false
+
+    @OptionGroup var monitor: MonitorOptions
+    @OptionGroup var output: OutputOptions
+    @OptionGroup var logging: LoggingOptions
+
+    func run() throws {
+        let resolved = try References.resolve(reference, monitor: monitor.value, verify: verify)
+        let inspection = try CheckpointInspection(resolved.checkpoint)
+        if output.json {
+            Terminal.writeJSON(inspection.json)
+        } else {
+            Terminal.write(inspection.text)
+        }
+    }
+}

@@ -1,0 +1,33 @@
+import ArgumentParser
+import Resumable
+
+/// `resumable status RUN`: one screen about a run.
+struct StatusCommand: ParsableCommand, LoggingConfigurable {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Show a run on one screen: identity, lock, checkpoints, latest and best, trackers, attempts, events.")
+
+    @Argument(help: ArgumentHelp("The run directory.", valueName: "run"))
+    var runDirectory: String
+
+    @Option(help: ArgumentHelp("How many of the newest events to show.", valueName: "n"))
+    var events = 10
+
+    @OptionGroup var monitor: MonitorOptions
+    @OptionGroup var output: OutputOptions
+    @OptionGroup var logging: LoggingOptions
+
+    func validate() throws {
+        if events < 0 { throw ValidationError("--events must be 0 or more.") }
+    }
+
+    func run() throws {
+        let store = try References.openRun(runDirectory)
+        let status = try RunStatus.build(from: store, monitor: monitor.value, recentEvents: events)
+        if output.json {
+            Terminal.writeJSON(status.json)
+        } else {
+            Terminal.write(StatusRenderer.render(status))
+        }
+    }
+}

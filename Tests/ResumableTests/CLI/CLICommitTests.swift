@@ -1,0 +1,94 @@
+import Foundation
+import Resumable
+import Testing
+
+@Suite("resumable commit")
+struct CLICommitTests {
+    @Test("commits a directory into a new run, copying it, and prints the checkpoint")
+    func commitCopy() throws {
+        let source = try CLIFixture.sourceDirectory()
+        let run = TestSupport.temporaryDirectory("commit-new") + "/run"
+        let (outcome, json) = try CLIFixture.json(
+            "commit", run, "--step", "10", "--epoch", "2", "--metric", "loss=0.25", "--metric", "acc=0.9", "--tag", "nightly",
+            "--metadata", "host=gpu7", "--metadata", "retries=3", source, "--json")
+        #expect(outcome.status == 0, "\(outcome)")
+        #expect(json["step"]?.intValue == 10)
+        #expect(json["path"]?.stringValue == CLIFixture.checkpoint(run, 10))
+        #expect(json["files"]?.arrayValue?.compactMap { $0["name"]?.stringValue } == ["model.safetensors", "state.json"])
+        #expect(json["pruned"] == [])
+        #expect(FileManager.default.fileExists(atPath: source + "/model.safetensors"), "the source stays as it was")
+        let checkpoint = try CheckpointStore(directory: run).checkpoint(step: 10)
+        #expect(checkpoint.manifest.epoch == 2)
+        #expect(checkpoint.manifest.metrics == ["loss": 0.25, "acc": 0.9])
+        #expect(checkpoint.manifest.tags == ["nightly"])
+        #expect(checkpoint.manifest.metadata == ["host": "gpu7", "retries": 3])
+        #expect(try checkpoint.tensors().array("weight", as: Float.self) == [1, 2, 3, 4])
+        let verify = try TestSupport.resumable("verify", run)
+        #expect(verify.status == 0, "\(verify)")
+        let text = try TestSupport.resumable("commit", run, "--step", "20", source)
+        #expect(text.status == 0, "\(text)")
+        #expect(text.stdout == CLIFixture.checkpoint(run, 20) + "\n")
+    }
+
+    @Test("--move renames the files in; retention prunes after the commit")
+    func moveAndRetention() throws {
+        let run = TestSupport.temporaryDirectory("commit-move") + "/run"
+        for step in 1...3 {
+            let source = try CLIFixture.sourceDirectory("move", scale: Float(step))
+            let outcome = try TestSupport.resumable(
+                "commit", run, "--step", String(step), "--metric", "loss=\(4 - step)", "--move", "--keep-last", "1", "--monitor", "loss",
+                "--mode", "min", source, "--json")
+            #expect(outcome.status == 0, "\(outcome)")
+            #expect(!FileManager.default.fileExists(atPath: source + "/model.safetensors"), "moved, not copied")
+            #expect(try TestSupport.json(outcome.stdout)["pruned"] == (step == 1 ? [] : [.int(Int64(step - 1))]))
+        }
+        let store = try CheckpointStore(directory: run)
+        #expect(try store.committedSteps() == [3])
+        #expect(store.run.monitor == Monitor(metric: "loss", mode: .min))
+    }
+
+    @Test("a held lock refuses the commit (75) unless the child presents RESUMABLE_LOCK_TOKEN")
+    func supervisedChild() throws {
+        let run = try CLIFixture.makeRun("commit-lock", steps: [1])
+        let source = try CLIFixture.sourceDirectory()
+        let lock = try RunLock.acquire(directory: run)
+        defer { lock.release() }
+        let refused = try TestSupport.resumable("commit", run, "--step", "2", source)
+        #expect(refused.status == 75, "\(refused)")
+        let borrowed = try TestSupport.resumable("commit", run, "--step", "2", source, environment: ["RESUMABLE_LOCK_TOKEN": lock.token])
+        #expect(borrowed.status == 0, "\(borrowed)")
+        let wrong = try TestSupport.resumable("commit", run, "--step", "3", source, environment: ["RESUMABLE_LOCK_TOKEN": "nope"])
+        #expect(wrong.status == 75, "\(wrong)")
+    }
+
+    @Test("an existing step exits 1; bad values and a missing directory are reported")
+    func errors() throws {
+        let run = try CLIFixture.makeRun("commit-errors", steps: [5])
+        let source = try CLIFixture.sourceDirectory()
+        let conflict = try TestSupport.resumable("commit", run, "--step", "5", source)
+        #expect(conflict.status == 1, "\(conflict)")
+        #expect(conflict.stderr.contains("already has a checkpoint at step 5"))
+        let metric = try TestSupport.resumable("commit", run, "--step", "6", "--metric", "loss=high", source)
+        #expect(metric.status == 64, "\(metric)")
+        let noStep = try TestSupport.resumable("commit", run, source)
+        #expect(noStep.status == 64, "\(noStep)")
+        let missing = try TestSupport.resumable("commit", run, "--step", "6", source + "/nope")
+        #expect(missing.status == 66, "\(missing)")
+        let nested = try CLIFixture.sourceDirectory()
+        try FileManager.default.createDirectory(atPath: nested + "/sub", withIntermediateDirectories: true)
+        let sub = try TestSupport.resumable("commit", run, "--step", "6", nested)
+        #expect(sub.status == 64, "\(sub)")
+        #expect(try CheckpointStore(directory: run).committedSteps() == [5])
+    }
+
+    @Test("a lock left by a dead process is taken over with a notice on stderr")
+    func takeOver() throws {
+        let run = try CLIFixture.makeRun("commit-takeover", steps: [1])
+        let dead = #"{"pid": 999999, "host": "elsewhere", "boot_id": "", "started_at": "2020-01-01T00:00:00Z", "token": "t", "command": "train"}"#
+        try Data(dead.utf8).write(to: URL(fileURLWithPath: run + "/.lock"))
+        let outcome = try TestSupport.resumable("commit", run, "--step", "2", try CLIFixture.sourceDirectory())
+        #expect(outcome.status == 0, "\(outcome)")
+        #expect(outcome.stderr.contains("Took over the lock"), "\(outcome.stderr)")
+        #expect(outcome.stderr.contains("pid 999999"))
+    }
+}

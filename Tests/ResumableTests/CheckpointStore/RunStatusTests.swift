@@ -1,0 +1,84 @@
+import Foundation
+import Resumable
+import Testing
+
+@Suite("RunStatus")
+struct RunStatusTests {
+    /// A contributor that reports training progress, as the Training module will.
+    struct ProgressContributor: RunStatusContributor {
+        func section(for store: CheckpointStore, status: RunStatus) throws -> RunStatus.Section? {
+            guard let latest = status.checkpoints.latest else { return nil }
+            return RunStatus.Section(
+                id: "progress", title: "Progress", rows: [RunStatus.Row("epoch", "\(latest.epoch) of 10")],
+                json: ["epoch": .int(latest.epoch), "epochs": 10])
+        }
+    }
+
+    @Test("counts checkpoints, finds latest and best, summarises attempts")
+    func build() throws {
+        let run = try CLIFixture.makeRun("status-lib")
+        let journal = EventJournal(runDirectory: run)
+        try journal.append("start")
+        try journal.append("fail", ["exit_code": 2])
+        try journal.append("start")
+        try journal.append("resume", ["step": 300])
+        let store = try CheckpointStore(directory: run)
+        let status = try RunStatus.build(from: store, recentEvents: 2)
+        #expect(status.identity.id == store.run.id)
+        #expect(status.checkpoints.count == 3)
+        #expect(status.checkpoints.totalBytes == (try store.checkpoints()).reduce(0) { $0 + $1.bytes })
+        #expect(status.checkpoints.latest?.step == 300)
+        #expect(status.checkpoints.best?.step == 200)
+        #expect(status.attempts.starts == 2)
+        #expect(status.attempts.resumes == 1)
+        #expect(status.attempts.lastFailure?["exit_code"]?.intValue == 2)
+        #expect(status.recentEvents.count == 2)
+        #expect(status.recentEvents.last?["event"]?.stringValue == "resume")
+        #expect(status.lock == nil)
+        #expect(status.sections.map(\.id) == ["identity", "lock", "checkpoints", "trackers", "attempts", "recent_events"])
+        let byMax = try RunStatus.build(from: store, monitor: Monitor(metric: "loss", mode: .max))
+        #expect(byMax.checkpoints.best?.step == 300)
+    }
+
+    @Test("contributors add sections to the list and to the JSON")
+    func contributors() throws {
+        let run = try CLIFixture.makeRun("status-contrib", steps: [7])
+        let status = try RunStatus.build(from: try CheckpointStore(directory: run), contributors: [ProgressContributor()])
+        #expect(status.sections.last?.id == "progress")
+        #expect(status.section("progress")?.rows == [RunStatus.Row("epoch", "1 of 10")])
+        #expect(status.json["progress"]?["epochs"]?.intValue == 10)
+        #expect(status.json["checkpoints"]?["latest"]?["step"]?.intValue == 7)
+        var replaced = status
+        replaced.add(RunStatus.Section(id: "progress", title: "Progress", rows: [], json: .null))
+        #expect(replaced.additionalSections.count == 1)
+        #expect(replaced.json["progress"] == .null)
+    }
+
+    @Test("the lock: live while held, recorded but dead after a crash, none after a clean release")
+    func lock() throws {
+        let run = try CLIFixture.makeRun("status-lock-lib", steps: [1])
+        let store = try CheckpointStore(directory: run)
+        let held = try RunLock.acquire(directory: run)
+        let live = try RunStatus.build(from: store).lock
+        #expect(live?.isLive == true)
+        #expect(live?.pid == getpid())
+        held.release()
+        #expect(try RunStatus.build(from: store).lock == nil)
+        let dead = #"{"pid": 4242, "host": "node1", "boot_id": "", "started_at": "2020-01-01T00:00:00Z", "token": "t", "command": "train.py"}"#
+        try Data(dead.utf8).write(to: URL(fileURLWithPath: run + "/.lock"))
+        let recorded = try RunStatus.build(from: store).lock
+        #expect(recorded?.isLive == false)
+        #expect(recorded?.pid == 4242)
+        #expect(recorded?.command == "train.py")
+    }
+
+    @Test("damaged step directories are counted apart")
+    func damaged() throws {
+        let run = try CLIFixture.makeRun("status-damaged", steps: [1, 2])
+        try FileManager.default.createDirectory(atPath: CLIFixture.checkpoint(run, 3), withIntermediateDirectories: true)
+        let status = try RunStatus.build(from: try CheckpointStore(directory: run))
+        #expect(status.checkpoints.count == 2)
+        #expect(status.checkpoints.damaged.map(\.step) == [3])
+        #expect(status.checkpoints.latest?.step == 2)
+    }
+}
