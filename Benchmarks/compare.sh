@@ -39,8 +39,8 @@ PY=$HERE/.venv/bin/python
 log "building resumable-bench and resumable (release)"
 swift build -c release --product resumable-bench >&2 || { echo "compare.sh: build failed" >&2; exit 1; }
 BIN=$HERE/.build/release/resumable-bench
-(cd .. && swift build -c release --product resumable >&2) || log "the resumable CLI did not build; its rows are skipped"
-CLI=$HERE/../.build/release/resumable
+swift build -c release --product resumable >&2 || log "the resumable CLI did not build; its rows are skipped"
+CLI=$HERE/.build/release/resumable
 
 STATE=(--dir "$DATA" --d-model "$D_MODEL" --reps "$REPS")
 BYTES=$("$PY" -c "import sys; sys.path.insert(0,'.'); import peers; print(sum(__import__('numpy').prod(s)*4 for _,s in peers.layout($D_MODEL, True)))")
@@ -86,7 +86,7 @@ log "limits: memory copy, SHA-256"
 log "asynchronous save"
 ours async
 log "listing a run of $LS_COUNT checkpoints"
-"$BIN" listing --dir "$DATA" --count $LS_COUNT --reps 3 ${CLI:+--binary "$CLI"} >> "$RESULTS" || log "FAILED: listing"
+"$BIN" listing --dir "$DATA" --count $LS_COUNT --reps 3 --binary "$CLI" >> "$RESULTS" || log "FAILED: listing"
 if [ -x "$HERE/resume.sh" ]; then log "resume"; "$HERE/resume.sh" "$DATA" >> "$RESULTS" || log "FAILED: resume"; fi
 
 python3 report.py "$RESULTS"

@@ -91,9 +91,9 @@ def main(path):
     print(f"asynchronous save: training blocked {f(ms(a_block), '{:.0f}')} ms (first save, buffers not yet made: "
           f"{f(ms(a_first), '{:.0f}')} ms) vs a synchronous save {f(ms(a_sync), '{:.0f}')} ms; "
           f"background write {f(ms(a_bg), '{:.0f}')} ms; snapshot buffers +{f(peak('resumable-async', 'async-block'), '{:.0f}')} MiB")
-    listing = {p.split("-")[0]: med(m, p) for (m, p) in runs if m == "resumable-lib"}
-    cli = {p.split("-")[0]: med(m, p) for (m, p) in runs if m == "resumable-cli"}
-    count = next((p.split("-")[1] for (m, p) in runs if m == "resumable-lib"), "?")
+    listing = {p.rsplit("-", 1)[0]: med(m, p) for (m, p) in runs if m == "resumable-lib"}
+    cli = {p.rsplit("-", 1)[0]: med(m, p) for (m, p) in runs if m == "resumable-cli"}
+    count = next((p.rsplit("-", 1)[1] for (m, p) in runs if m == "resumable-lib"), "?")
     print(f"run with {count} checkpoints: library " + ", ".join(f"{k} {v:.3f} s" for k, v in sorted(listing.items()))
           + ("; CLI " + ", ".join(f"{k} {v:.3f} s" for k, v in sorted(cli.items())) if cli else "; CLI not measured"))
     resume = med("digits", "resume-overhead")

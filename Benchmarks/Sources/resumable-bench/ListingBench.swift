@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Foundation
 import Resumable
 
 /// `ls`, `latest` and `status` on a run with many tiny checkpoints.
@@ -71,6 +72,32 @@ enum ListingBench {
             var seconds: [Double] = []
             for _ in 0..<options.reps { seconds.append(try Measurement.time { _ = try body() }) }
             Result(method: "resumable-lib", phase: "\(name)-\(options.count)", state: "tiny", bytes: 0, seconds: seconds).emit()
+        }
+        guard let binary = options.binary, FileSystem.exists(binary) else { return }
+        // The command line, end to end (process start, listing, printing).
+        let commands: [(String, [String])] = [
+            ("ls", ["ls", run]), ("ls --json", ["ls", run, "--json"]),
+            ("latest", ["inspect", run + "@latest", "--json"]), ("status", ["status", run]),
+        ]
+        for (name, arguments) in commands {
+            var seconds: [Double] = []
+            for _ in 0...options.reps {
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: binary)
+                process.arguments = arguments
+                process.standardOutput = FileHandle.nullDevice
+                process.standardError = FileHandle.nullDevice
+                let t = try Measurement.time {
+                    try process.run()
+                    process.waitUntilExit()
+                }
+                guard process.terminationStatus == 0 else {
+                    throw BenchFailure("resumable \(arguments.joined(separator: " ")) exited \(process.terminationStatus)")
+                }
+                seconds.append(t)
+            }
+            seconds.removeFirst()  // the first run warms the page cache
+            Result(method: "resumable-cli", phase: "\(name)-\(options.count)", state: "tiny", bytes: 0, seconds: seconds).emit()
         }
     }
 }
