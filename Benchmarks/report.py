@@ -87,9 +87,10 @@ def main(path):
           f"memcpy {f(gbps('memcpy', 'limit'))} GB/s; SHA-256 one core {f(gbps('sha256', 'limit'))} GB/s")
     a_block, a_sync = med("resumable-async", "async-block"), med("resumable-async", "sync-save")
     a_first = med("resumable-async", "async-first-block")
+    a_prepared = med("resumable-async", "async-first-block-prepared")
     a_bg = med("resumable-async", "async-background")
     print(f"asynchronous save: training blocked {f(ms(a_block), '{:.0f}')} ms (first save, buffers not yet made: "
-          f"{f(ms(a_first), '{:.0f}')} ms) vs a synchronous save {f(ms(a_sync), '{:.0f}')} ms; "
+          f"{f(ms(a_first), '{:.0f}')} ms, after prepareBuffers {f(ms(a_prepared), '{:.0f}')} ms) vs a synchronous save {f(ms(a_sync), '{:.0f}')} ms; "
           f"background write {f(ms(a_bg), '{:.0f}')} ms; snapshot buffers +{f(peak('resumable-async', 'async-block'), '{:.0f}')} MiB")
     listing = {p.rsplit("-", 1)[0]: med(m, p) for (m, p) in runs if m == "resumable-lib"}
     cli = {p.rsplit("-", 1)[0]: med(m, p) for (m, p) in runs if m == "resumable-cli"}

@@ -158,6 +158,24 @@ public final class AsyncCheckpointWriter: @unchecked Sendable {
         return committed
     }
 
+    /// Allocates and faults in the snapshot buffer for `tensors` in the
+    /// background, so the first `save` only copies. Call it once, early (while
+    /// the model is set up); a `save` that comes before it is done waits for it.
+    public func prepareBuffers(for tensors: [TensorSource]) {
+        let bytes = SnapshotBuffer.size(of: tensors)
+        condition.lock()
+        while inFlight { condition.wait() }
+        inFlight = true
+        condition.unlock()
+        queue.async { [self] in
+            buffer.reserve(bytes, touch: true)
+            condition.lock()
+            inFlight = false
+            condition.broadcast()
+            condition.unlock()
+        }
+    }
+
     /// Frees the snapshot buffer after waiting for the save in flight (the
     /// next save allocates it again).
     public func releaseBuffers() {

@@ -40,7 +40,7 @@ public final class SnapshotBuffer: @unchecked Sendable {
             regions.append(total..<(total + expected))
             total += (expected + 63) & ~63
         }
-        try reserve(total)
+        reserve(total)
         guard let base else { return [] }
         for (t, region) in zip(tensors, regions) {
             try t.withBytes { raw in
@@ -58,8 +58,23 @@ public final class SnapshotBuffer: @unchecked Sendable {
         }
     }
 
-    /// Makes sure `bytes` are allocated, touching new memory once.
-    public func reserve(_ bytes: Int) throws {
+    /// The bytes a snapshot of `tensors` takes.
+    public static func size(of tensors: [TensorSource]) -> Int {
+        tensors.reduce(0) { $0 + (($1.expectedByteCount ?? 0) + 63) & ~63 }
+    }
+
+    /// Makes sure `bytes` are allocated; with `touch`, faults every page in
+    /// now rather than during the first snapshot.
+    public func reserve(_ bytes: Int, touch: Bool = false) {
+        defer {
+            if touch, let base {
+                var offset = 0
+                while offset < capacity {
+                    base.storeBytes(of: 0, toByteOffset: offset, as: UInt8.self)
+                    offset += 4096
+                }
+            }
+        }
         guard bytes > capacity else { return }
         base?.deallocate()
         base = nil

@@ -18,7 +18,8 @@ struct Options {
           open|load|touch                     Resumable read, --phase cold|warm, --method mmap|copy
           async                               blocking time of an asynchronous save vs a synchronous one
           listing                             ls / latest / status on a run of --count checkpoints
-          memcpy                              memory copy bandwidth
+          resume --binary DIGITS              process start to the first resumed step of the digits example
+          memcpy|sha256                       memory copy and SHA-256 bandwidth
         options: --dir DIR  --d-model N  --no-adam  --reps N  --phase cold|warm  --count N  --binary PATH
         Prints one JSON object per result on stdout.
         """

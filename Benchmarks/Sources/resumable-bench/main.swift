@@ -12,6 +12,7 @@ do {
     case "open", "load", "touch": try LoadBench.run(options)
     case "async": try AsyncBench.run(options)
     case "listing": try ListingBench.run(options)
+    case "resume": try ResumeBench.run(options)
     case "memcpy": LimitsBench.memcpy(options)
     case "sha256": LimitsBench.sha256(options)
     case "hash-probe": try HashProbe.run(options)

@@ -144,6 +144,20 @@ struct AsyncCheckpointWriterTests {
         #expect(try writer.flush()?.step == 5)
     }
 
+    @Test("buffers prepared ahead are used by the first save, which holds the right values")
+    func preparedBuffers() throws {
+        let store = try makeStore()
+        let writer = AsyncCheckpointWriter(store: store)
+        let weights = Weights(count: 1 << 20, seed: 3)
+        writer.prepareBuffers(for: [weights.source])
+        let expected = weights.values
+        try writer.save(step: 1, tensors: [weights.source])
+        for i in weights.values.indices { weights.values[i] = 0 }
+        let checkpoint = try #require(try writer.flush())
+        let loaded: [Float] = try checkpoint.tensors().array("w")
+        #expect(loaded == expected)
+    }
+
     @Test("a tensor whose bytes do not match its shape is refused before anything is written")
     func sizeMismatch() throws {
         let store = try makeStore()
