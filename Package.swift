@@ -14,6 +14,7 @@ let package = Package(
     products: [
         .library(name: "Resumable", targets: ["Resumable"]),
         .executable(name: "resumable", targets: ["ResumableCLI"]),
+        .executable(name: "digits", targets: ["Digits"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -43,10 +44,25 @@ let package = Package(
             dependencies: ["JSON", "DurableFiles", "SafeTensors", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
+        // Exact resume for training loops: state, generators, data cursor, loop driver, signals.
+        .target(
+            name: "Training",
+            dependencies: ["JSON", "DurableFiles", "SafeTensors", "CheckpointStore", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        // `resumable run`: supervises a job of any language (restarts, signals, journal, Slurm requeue).
+        .target(
+            name: "Supervisor",
+            dependencies: [
+                "JSON", "DurableFiles", "CheckpointStore", "CSystemShims",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The umbrella module.
         .target(
             name: "Resumable",
-            dependencies: ["JSON", "DurableFiles", "SafeTensors", "CheckpointStore"],
+            dependencies: ["JSON", "DurableFiles", "SafeTensors", "CheckpointStore", "Training", "Supervisor"],
             swiftSettings: swiftSettings
         ),
         // The `resumable` command line.
@@ -59,9 +75,34 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The example: an MLP on the handwritten digits, killed and resumed at will.
+        .executableTarget(
+            name: "Digits",
+            dependencies: [
+                "Resumable",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Examples/Digits",
+            exclude: ["README.md", "digits.csv.gz"],
+            swiftSettings: swiftSettings
+        ),
+        // Test helpers: the crash tests' workload, and the writer process they kill.
+        .target(
+            name: "CrashWorkload",
+            dependencies: ["Resumable"],
+            path: "Tests/Helpers/CrashWorkload",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "resumable-crash-writer",
+            dependencies: ["CrashWorkload", "Resumable", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/Helpers/CrashWriter",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "ResumableTests",
-            dependencies: ["Resumable"],
+            dependencies: ["Resumable", "CrashWorkload", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
     ]

@@ -14,5 +14,26 @@ export RESUMABLE_BUILD_DIR="$root/.build/debug"
 echo "== building" >&2
 swift build --build-tests 2>&1 | grep -v '^\[' >&2 || { echo "build failed" >&2; exit 1; }
 
+# A one-node Slurm cluster (munged + slurmctld + slurmd under one directory) for
+# the `resumable run --requeue` tests; stopped when this script exits.
+echo "== starting a local Slurm cluster" >&2
+eval "$(scripts/slurm-local.sh start)"
+export SLURM_CONF
+trap 'scripts/slurm-local.sh stop >&2' EXIT
+
 echo "== testing" >&2
 swift test --skip-build "$@"
+
+# A short coverage-guided fuzzing run of the parsers (docs/FUZZING.md), when
+# the whole suite runs. RESUMABLE_FUZZ_SECONDS=0 skips it; more fuzzes longer.
+fuzz_seconds=${RESUMABLE_FUZZ_SECONDS:-10}
+if [ $# -eq 0 ] && [ "$fuzz_seconds" -gt 0 ]; then
+  echo "== fuzzing the parsers for $fuzz_seconds s" >&2
+  mkdir -p .build/fuzz
+  if ! scripts/fuzz.sh "$fuzz_seconds" > .build/fuzz/smoke.log 2>&1; then
+    tail -60 .build/fuzz/smoke.log >&2
+    echo "fuzzing found a problem (or could not build): see .build/fuzz/smoke.log and docs/FUZZING.md" >&2
+    exit 1
+  fi
+  grep -E "^Done [0-9]+ runs" .build/fuzz/smoke.log >&2 || true
+fi

@@ -12,7 +12,7 @@ extension Checkpoint {
     /// - Throws: `.notFound` if the file is missing, `.corrupt` if it does not decode.
     public func decodeState<T: Decodable>(_ type: T.Type = T.self, named name: String = "state.json") throws -> T {
         let filePath = path(of: name)
-        let bytes = try FileSystem.readFile(filePath)
+        let bytes = try FileSystem.readFile(filePath, regularOnly: true)
         let decoder = JSONDecoder()
         decoder.nonConformingFloatDecodingStrategy = .convertFromString(
             positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")

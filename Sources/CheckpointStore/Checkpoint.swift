@@ -27,11 +27,15 @@ public struct Checkpoint: Sendable {
     }
 
     /// The step of a directory name made by `directoryName(step:)`, or `nil`.
+    /// Only the canonical name counts: `step-0000000000004` (13 digits) is not
+    /// a second directory of step 4.
     public static func step(fromDirectoryName name: String) -> Int64? {
         guard name.hasPrefix("step-") else { return nil }
         let digits = name.dropFirst(5)
-        guard digits.count >= 12, digits.utf8.allSatisfy({ (48...57).contains($0) }) else { return nil }
-        return Int64(digits)
+        guard digits.count >= 12, digits.utf8.allSatisfy({ (48...57).contains($0) }), let step = Int64(digits),
+            directoryName(step: step) == name
+        else { return nil }
+        return step
     }
 }
 

@@ -36,7 +36,7 @@ public struct EventJournal: Sendable {
     /// Every complete event, oldest first. Lines that are not JSON objects are skipped.
     public func read() throws -> [JSONValue] {
         guard FileSystem.exists(path) else { return [] }
-        let bytes = try FileSystem.readFile(path, limit: 1 << 30)
+        let bytes = try FileSystem.readFile(path, limit: 1 << 30, regularOnly: true)
         var events: [JSONValue] = []
         for line in bytes.split(separator: 0x0A) {
             if let v = try? JSONParser().parse(Array(line)), case .object = v { events.append(v) }

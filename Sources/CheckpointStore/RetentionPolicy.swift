@@ -73,14 +73,19 @@ public struct RetentionPolicy: Sendable, Hashable {
             for c in ranked.prefix(k) { keep(c.step, "best \(k) by \(monitor.metric)") }
         }
         if let period = keepOnePer, period > 0 {
+            let label = "one per \(period == period.rounded() && period < 1e15 ? String(Int64(period)) : String(period)) s"
             var newestPerBucket: [Int64: Checkpoint] = [:]
             for c in checkpoints {
                 guard let t = Timestamp.parse(c.manifest.createdAt) else { continue }
-                let bucket = Int64((t / period).rounded(.down))
+                // A tiny period (or a huge time) gives a bucket beyond Int64: each checkpoint is then its own.
+                guard let bucket = Int64(exactly: (t / period).rounded(.down)) else {
+                    keep(c.step, label)
+                    continue
+                }
                 if let current = newestPerBucket[bucket], current.step > c.step { continue }
                 newestPerBucket[bucket] = c
             }
-            for c in newestPerBucket.values { keep(c.step, "one per \(Int(period)) s") }
+            for c in newestPerBucket.values { keep(c.step, label) }
         }
         return reasons
     }

@@ -48,10 +48,11 @@ extension RunStatus {
 
     /// Counts attempts in a journal.
     static func attempts(in events: [JSONValue]) -> AttemptSummary {
-        var summary = AttemptSummary(starts: 0, lastFailure: nil, resumes: 0, lastEvent: events.last)
+        let history = AttemptHistory(events: events)
+        var summary = AttemptSummary(
+            starts: history.attempts, lastFailure: nil, resumes: 0, lastEvent: events.last, history: history)
         for event in events {
             switch event["event"]?.stringValue {
-            case "start": summary.starts += 1
             case "resume": summary.resumes += 1
             case "fail": summary.lastFailure = event
             default: break

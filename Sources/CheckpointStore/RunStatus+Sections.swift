@@ -73,13 +73,29 @@ extension RunStatus {
 
     var attemptsSection: Section {
         var rows = [Row("started", "\(attempts.starts) time\(attempts.starts == 1 ? "" : "s"), resumed \(attempts.resumes)")]
-        if let failure = attempts.lastFailure { rows.append(Row("last failure", Self.describe(event: failure))) }
+        let history = attempts.history
+        if history.restarts > 0 || history.preemptions > 0 || history.requeues > 0 {
+            rows.append(
+                Row("restarts", "\(history.restarts) after failures, \(history.preemptions) preempted, \(history.requeues) requeued"))
+        }
+        if let failure = history.lastFailure {
+            rows.append(
+                Row("last failure", "attempt \(failure.attempt): \(failure.reason) at \(failure.time)"
+                    + (failure.step.map { " (latest checkpoint: step \($0))" } ?? "")))
+        } else if let failure = attempts.lastFailure {
+            rows.append(Row("last failure", Self.describe(event: failure)))
+        }
+        if let gaveUp = history.gaveUp { rows.append(Row("stopped", gaveUp)) }
         if let last = attempts.lastEvent { rows.append(Row("last event", Self.describe(event: last))) }
         return Section(
             id: "attempts", title: "Attempts", rows: rows,
             json: [
                 "starts": .int(Int64(attempts.starts)), "resumes": .int(Int64(attempts.resumes)),
                 "last_failure": attempts.lastFailure ?? .null, "last_event": attempts.lastEvent ?? .null,
+                "restarts": .int(Int64(attempts.history.restarts)),
+                "preemptions": .int(Int64(attempts.history.preemptions)),
+                "requeues": .int(Int64(attempts.history.requeues)),
+                "gave_up": attempts.history.gaveUp.map { .string($0) } ?? .null,
             ])
     }
 

@@ -94,6 +94,8 @@ public struct RunStatus: Sendable {
         public var resumes: Int
         /// The last event of all.
         public var lastEvent: JSONValue?
+        /// What `resumable run` recorded: restarts, preemptions, requeues, why it gave up.
+        public var history: AttemptHistory
     }
 
     /// One part of the status, renderable without knowing what it holds.

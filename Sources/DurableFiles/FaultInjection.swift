@@ -80,9 +80,14 @@ public enum FaultInjection {
     }
 
     /// Called before each wrapped system call; returns the fault to apply, if any.
+    ///
+    /// A fault armed by `FaultScope.run` for the current task wins over the
+    /// process-wide one (`arm`, `RESUMABLE_FAULT`), and calls made in other
+    /// tasks never see it.
     @inline(__always)
     static func check(_ point: FaultPoint) -> Fault? {
         #if DEBUG
+        if let scope = FaultScope.current { return scope.check(point) }
         return state.withLock { s -> Fault? in
             if !s.loadedEnvironment {
                 s.loadedEnvironment = true

@@ -142,10 +142,20 @@ public enum FileSystem {
     }
 
     /// Reads a whole (small) file into memory.
-    public static func readFile(_ path: String, limit: Int = 256 << 20) throws -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+    /// - Parameter regularOnly: refuse anything but a regular file (`.corrupt`),
+    ///   so a FIFO or device planted where a run's file belongs cannot block
+    ///   the reader forever. Files of runs and checkpoints are read this way.
+    public static func readFile(_ path: String, limit: Int = 256 << 20, regularOnly: Bool = false) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | (regularOnly ? O_NONBLOCK : 0))
         guard fd >= 0 else { throw ResumableError.system("open", path: path, errno: errno) }
         defer { close(fd) }
+        if regularOnly {
+            var st = stat()
+            guard fstat(fd, &st) == 0 else { throw ResumableError.system("read the size of", path: path, errno: errno) }
+            guard (st.st_mode & S_IFMT) == S_IFREG else {
+                throw ResumableError(.corrupt, "\(path) is not a regular file; move it away.", path: path)
+            }
+        }
         var result: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
         while true {

@@ -20,7 +20,9 @@ public final class MappedFile: @unchecked Sendable {
     /// - Throws: `.notFound` if it does not exist, `.io` if it cannot be read or mapped.
     public init(path: String) throws {
         self.path = path
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // O_NONBLOCK: opening a FIFO planted where a file belongs must not block
+        // (it is then refused as not a regular file); regular files ignore it.
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { throw ResumableError.system("open", path: path, errno: errno) }
         defer { close(fd) }
         var st = stat()

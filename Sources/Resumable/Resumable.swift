@@ -3,3 +3,5 @@
 @_exported public import DurableFiles
 @_exported public import JSON
 @_exported public import SafeTensors
+@_exported public import Supervisor
+@_exported public import Training

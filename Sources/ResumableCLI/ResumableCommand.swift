@@ -25,6 +25,7 @@ struct ResumableCommand: AsyncParsableCommand {
             PruneCommand.self,
             EditCommand.self,
             CommitCommand.self,
+            RunCommand.self,
         ]
     )
 

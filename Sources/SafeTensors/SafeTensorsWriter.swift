@@ -57,7 +57,7 @@ public enum SafeTensorsWriter {
             guard !t.name.isEmpty, t.name != "__metadata__" else {
                 throw ResumableError(.usage, "a tensor name may not be empty or \"__metadata__\".")
             }
-            guard let count = t.expectedByteCount else {
+            guard let count = t.expectedByteCount, !offset.addingReportingOverflow(count).overflow else {
                 throw ResumableError(.usage, "tensor \"\(t.name)\": shape \(t.shape) of \(t.dtype.rawValue) overflows or does not fill whole bytes.")
             }
             let entry: JSONValue = .object([
@@ -93,7 +93,8 @@ public enum SafeTensorsWriter {
         public var tensorSHA256: [String: String]
     }
 
-    /// Writes `tensors` to a new file at `path` and makes it durable.
+    /// Writes `tensors` to a new file at `path` and makes it durable. When it
+    /// throws, no file is left at `path`.
     /// - Parameter checksums: `false` skips hashing (digests are then empty);
     ///   only for measuring what checksums cost.
     /// - Returns: the file's size and SHA-256, and each tensor's SHA-256.
@@ -103,22 +104,30 @@ public enum SafeTensorsWriter {
     public static func write(
         _ tensors: [TensorSource], metadata: [String: String] = [:], to path: String, checksums: Bool = true
     ) throws -> Written {
+        let headerBytes = try header(for: tensors, metadata: metadata)
         let writer = ChecksummingWriter(file: try DurableFile.create(path), hashing: checksums)
-        try writer.write(try header(for: tensors, metadata: metadata))
-        var digests: [String: String] = [:]
-        for t in tensors {
-            writer.beginSegment()
-            let expected = t.expectedByteCount ?? -1
-            try t.withBytes { (raw) throws in
-                guard raw.count == expected else {
-                    throw ResumableError(
-                        .usage, "tensor \"\(t.name)\" has \(raw.count) bytes but shape \(t.shape) of \(t.dtype.rawValue) needs \(expected).")
+        do {
+            try writer.write(headerBytes)
+            var digests: [String: String] = [:]
+            for t in tensors {
+                writer.beginSegment()
+                let expected = t.expectedByteCount ?? -1
+                try t.withBytes { (raw) throws in
+                    guard raw.count == expected else {
+                        throw ResumableError(
+                            .usage, "tensor \"\(t.name)\" has \(raw.count) bytes but shape \(t.shape) of \(t.dtype.rawValue) needs \(expected).")
+                    }
+                    try writer.write(raw)
                 }
-                try writer.write(raw)
+                digests[t.name] = writer.endSegment()
             }
-            digests[t.name] = writer.endSegment()
+            let (bytes, sha256) = try writer.finish()
+            return Written(bytes: bytes, sha256: sha256, tensorSHA256: digests)
+        } catch {
+            // No partial file is left behind under the name the caller asked for.
+            try? writer.file.close()
+            try? FileSystem.removeTree(path)
+            throw error
         }
-        let (bytes, sha256) = try writer.finish()
-        return Written(bytes: bytes, sha256: sha256, tensorSHA256: digests)
     }
 }

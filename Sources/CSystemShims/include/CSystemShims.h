@@ -6,5 +6,6 @@ int resumable_rename_noreplace(const char *from, const char *to);
 int resumable_rename_exchange(const char *a, const char *b);
 int resumable_sync_file_range_write(int fd, long long offset, long long length);
 int resumable_drop_page_cache(int fd);
+int resumable_become_child_subreaper(void);
 
 #endif

@@ -23,7 +23,8 @@ struct StatusCommand: ParsableCommand, LoggingConfigurable {
 
     func run() throws {
         let store = try References.openRun(runDirectory)
-        let status = try RunStatus.build(from: store, monitor: monitor.value, recentEvents: events)
+        let status = try RunStatus.build(
+            from: store, monitor: monitor.value, recentEvents: events, contributors: [TrainingStatusContributor()])
         if output.json {
             Terminal.writeJSON(status.json)
         } else {

@@ -20,4 +20,10 @@ struct LoggingOptions: ParsableArguments {
 /// A command whose logging options decide the log level.
 protocol LoggingConfigurable {
     var logging: LoggingOptions { get }
+    /// The level when neither a flag nor RESUMABLE_LOG_LEVEL says otherwise (`nil`: `LogSetup.defaultLevel`).
+    static var defaultLogLevel: Logger.Level? { get }
+}
+
+extension LoggingConfigurable {
+    static var defaultLogLevel: Logger.Level? { nil }
 }

@@ -17,7 +17,9 @@ enum CommandRunner {
             // Help, version and usage errors (exit 64) as ArgumentParser reports them.
             root.exit(withError: error)
         }
-        LogSetup.bootstrap(requested: (command as? any LoggingConfigurable)?.logging.level)
+        let configurable = command as? any LoggingConfigurable
+        LogSetup.bootstrap(
+            requested: configurable?.logging.level, commandDefault: configurable.flatMap { type(of: $0).defaultLogLevel })
         do {
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()

@@ -11,9 +11,9 @@ enum LogSetup {
     static let defaultLevel: Logger.Level = .notice
 
     /// Sets up logging; the level is `requested` (from `--verbose`/`--quiet`),
-    /// else `RESUMABLE_LOG_LEVEL`, else `notice`.
-    static func bootstrap(requested: Logger.Level?) {
-        let level = requested ?? environmentLevel() ?? defaultLevel
+    /// else `RESUMABLE_LOG_LEVEL`, else the command's default, else `notice`.
+    static func bootstrap(requested: Logger.Level?, commandDefault: Logger.Level? = nil) {
+        let level = requested ?? environmentLevel() ?? commandDefault ?? defaultLevel
         LoggingSystem.bootstrap { label in
             var handler = StandardErrorLogHandler(label: label)
             handler.logLevel = level

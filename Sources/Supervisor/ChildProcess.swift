@@ -1,0 +1,93 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import DurableFiles
+
+/// A child process started with `posix_spawnp` as the leader of its own
+/// process group, so that signals reach everything it starts.
+///
+/// Standard input, output and error are inherited. Signals the supervisor
+/// handles or ignores are reset to their defaults in the child, and its signal
+/// mask is empty.
+public struct ChildProcess: Sendable {
+    /// The child's process id, which is also its process group id.
+    public let pid: Int32
+
+    /// The process group of the child (its pid).
+    public var processGroup: Int32 { pid }
+
+    /// Starts `arguments[0]` (searched in `PATH` when it has no slash) with
+    /// `arguments` and exactly `environment`.
+    /// - Throws: `.usage` for an empty command; `.notFound` when the program
+    ///   does not exist or cannot be executed.
+    public static func spawn(_ arguments: [String], environment: [String: String]) throws -> ChildProcess {
+        guard let program = arguments.first, !program.isEmpty else {
+            throw ResumableError(.usage, "no command to run was given; put it after `--`.")
+        }
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        let flags = Int32(POSIX_SPAWN_SETPGROUP) | Int32(POSIX_SPAWN_SETSIGDEF) | Int32(POSIX_SPAWN_SETSIGMASK)
+        posix_spawnattr_setflags(&attributes, Int16(truncatingIfNeeded: flags))
+        posix_spawnattr_setpgroup(&attributes, 0)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for signal in [SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGPIPE, SIGALRM, SIGCHLD, SIGXCPU] {
+            sigaddset(&defaults, signal)
+        }
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        var mask = sigset_t()
+        sigemptyset(&mask)
+        posix_spawnattr_setsigmask(&attributes, &mask)
+
+        let argv = arguments.map { strdup($0) } + [nil]
+        let envp = environment.sorted { $0.key < $1.key }.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        var pid: pid_t = 0
+        let rc = posix_spawnp(&pid, program, nil, &attributes, argv, envp)
+        guard rc == 0 else {
+            throw ResumableError(
+                .notFound,
+                "cannot start \(program): \(String(cString: strerror(rc))). Check the command after `--` and your PATH.",
+                path: program, errno: rc)
+        }
+        return ChildProcess(pid: pid)
+    }
+
+    /// Collects the child's exit status if it has ended; `nil` while it runs.
+    /// - Throws: `.io` when the child cannot be waited for (it is not ours).
+    public func poll() throws -> ChildTermination? {
+        var status: Int32 = 0
+        while true {
+            let r = waitpid(pid, &status, WNOHANG)
+            if r == pid { return ChildTermination(waitStatus: status) }
+            if r == 0 { return nil }
+            if errno == EINTR { continue }
+            throw ResumableError(.io, "cannot wait for process \(pid): \(String(cString: strerror(errno))).")
+        }
+    }
+
+    /// Sends `signal` to the child's whole process group.
+    /// - Returns: whether any process received it (false once the group is empty).
+    @discardableResult
+    public func signalGroup(_ signal: Int32) -> Bool {
+        kill(-processGroup, signal) == 0
+    }
+
+    /// Whether any process of the child's group is still alive (or not yet reaped).
+    public var groupIsAlive: Bool { kill(-processGroup, 0) == 0 }
+
+    /// Reaps members of the group that became this process's children
+    /// (a child subreaper adopts orphans), so a dead group can empty.
+    public func reapGroupMembers() {
+        var status: Int32 = 0
+        while waitpid(-processGroup, &status, WNOHANG) > 0 {}
+    }
+}
