@@ -39,7 +39,7 @@ enum AsyncBench {
         for _ in 0..<options.reps {
             try store.delete(step: step)
             Measurement.syncAll()
-            usleep(2_500_000)
+            usleep(UInt32(options.idleMilliseconds) * 1000)
             step += 1
             before = Measurement.status("VmRSS")
             Measurement.resetPeak()

@@ -9,6 +9,7 @@ struct Options {
     var count = 10_000
     var binary: String?
     var method = "mmap"
+    var idleMilliseconds = 2500
 
     var layout: StateLayout { StateLayout(dModel: dModel, adam: adam) }
 
@@ -46,6 +47,7 @@ struct Options {
             case "--count": count = try int(a)
             case "--binary": binary = try value(a)
             case "--method": method = try value(a)
+            case "--idle-ms": idleMilliseconds = try int(a)
             default: throw BenchFailure("unknown option \(a)\n\(Self.usage)")
             }
         }
