@@ -95,15 +95,17 @@ public enum SafeTensorsWriter {
 
     /// Writes `tensors` to a new file at `path` and makes it durable. When it
     /// throws, no file is left at `path`.
+    /// - Parameter checksums: `false` skips hashing (digests are then empty);
+    ///   only for measuring what checksums cost.
     /// - Returns: the file's size and SHA-256, and each tensor's SHA-256.
     /// - Throws: `.usage` for a tensor whose bytes do not match its shape;
     ///   `.io`/`.cannotCreate` when the file cannot be written.
     @discardableResult
     public static func write(
-        _ tensors: [TensorSource], metadata: [String: String] = [:], to path: String
+        _ tensors: [TensorSource], metadata: [String: String] = [:], to path: String, checksums: Bool = true
     ) throws -> Written {
         let headerBytes = try header(for: tensors, metadata: metadata)
-        let writer = ChecksummingWriter(file: try DurableFile.create(path))
+        let writer = ChecksummingWriter(file: try DurableFile.create(path), hashing: checksums)
         do {
             try writer.write(headerBytes)
             var digests: [String: String] = [:]

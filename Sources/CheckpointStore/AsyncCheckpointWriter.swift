@@ -1,0 +1,195 @@
+import DurableFiles
+public import SafeTensors
+import Dispatch
+import Foundation
+
+/// Saves checkpoints in the background, so training is blocked only while
+/// the state is copied.
+///
+/// `save(step:tensors:files:configure:)` copies the tensors into a reused
+/// ``SnapshotBuffer`` and returns; a background thread then writes them and
+/// commits the checkpoint by the same protocol as ``CheckpointStore/commit(_:)``
+/// (files fsynced, manifest last, atomic rename, directory fsynced). Once
+/// `save` returns, the caller may change its tensors at once: the checkpoint
+/// holds the values they had during the call.
+///
+/// **At most one save is in flight.** When the next save comes while one is
+/// still being written, the policy decides (``WhenBusy``): `.wait` (the
+/// default) blocks until the previous checkpoint is committed, then snapshots;
+/// `.skip` returns `false` at once and saves nothing, for loops that would
+/// rather train on and save at a later step.
+///
+/// **Errors surface on the next call.** A background save that fails leaves
+/// no checkpoint (earlier ones are intact) and its error is thrown by the
+/// next `save` or `flush()`, which then does nothing else. Call `flush()`
+/// before the process exits, and before reading the run expecting the newest
+/// checkpoint.
+///
+/// **Memory.** The writer keeps one buffer the size of the state for its
+/// lifetime (the price of not blocking); `releaseBuffers()` frees it.
+///
+/// While a save is in flight, commit to the same store only through this
+/// writer. It is a programmer error to call one writer from two threads at once.
+public final class AsyncCheckpointWriter: @unchecked Sendable {
+    /// What `save` does when the previous save is still being written.
+    public enum WhenBusy: Sendable {
+        /// Block until the previous checkpoint is committed, then save.
+        case wait
+        /// Save nothing and return `false`.
+        case skip
+    }
+
+    /// The store checkpoints are committed to (opened for writing).
+    public let store: CheckpointStore
+    /// The policy for a save that comes while one is in flight.
+    public let whenBusy: WhenBusy
+    private let buffer = SnapshotBuffer()
+    private let condition = NSCondition()
+    private var inFlight = false
+    private var failure: (any Error)?
+    private var committed: Checkpoint?
+    /// Runs on the background thread before the tensors are written (tests hold saves in flight with it).
+    var beforeBackgroundWrite: (@Sendable (Int64) -> Void)?
+
+    /// A writer committing to `store`, which must be opened with `.write`.
+    public init(store: CheckpointStore, whenBusy: WhenBusy = .wait) {
+        self.store = store
+        self.whenBusy = whenBusy
+    }
+
+    deinit {
+        // Never lose a save that was accepted: wait for it.
+        condition.lock()
+        while inFlight { condition.wait() }
+        condition.unlock()
+    }
+
+    /// Whether a save is being written now.
+    public var isSaving: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return inFlight
+    }
+
+    /// Snapshots `tensors` and commits them at `step` in the background.
+    ///
+    /// Blocks while the tensors are copied (and, with `.wait`, while a
+    /// previous save finishes). `configure` runs before the call returns: set
+    /// the draft's epoch, metrics, tags and metadata there. `files` (small
+    /// files such as `state.json`) are written in the background with the tensors.
+    /// - Parameters:
+    ///   - step: the checkpoint's step; it must not be committed yet.
+    ///   - tensors: read only during the call.
+    ///   - metadata: the safetensors header's string map.
+    ///   - name: the tensor file's name.
+    ///   - files: further files of the checkpoint, name → bytes.
+    /// - Returns: `true` when the save was started, `false` when `.skip` skipped it.
+    /// - Throws: the error of the previous background save, if it failed (nothing
+    ///   else is done then); `.usage` for a tensor whose bytes do not match its
+    ///   shape; `.conflict` when `step` is committed; errors of creating the draft.
+    @discardableResult
+    public func save(
+        step: Int64, tensors: [TensorSource], metadata: [String: String] = [:],
+        named name: String = "model.safetensors", files: [(name: String, bytes: [UInt8])] = [],
+        configure: (CheckpointDraft) throws -> Void = { _ in }
+    ) throws -> Bool {
+        condition.lock()
+        if inFlight && whenBusy == .skip {
+            condition.unlock()
+            return false
+        }
+        while inFlight { condition.wait() }
+        if let error = failure {
+            failure = nil
+            condition.unlock()
+            throw error
+        }
+        condition.unlock()
+
+        let draft = try store.beginCheckpoint(step: step)
+        let snapshot: [TensorSource]
+        do {
+            try configure(draft)
+            snapshot = try buffer.snapshot(tensors)
+        } catch {
+            store.abandon(draft)
+            throw error
+        }
+        condition.lock()
+        inFlight = true
+        condition.unlock()
+        let hook = beforeBackgroundWrite
+        runInBackground { [self] in
+            hook?(step)
+            var outcome: Result<Checkpoint, any Error>
+            do {
+                try draft.writeTensors(snapshot, metadata: metadata, named: name)
+                for file in files { try draft.writeFile(named: file.name, bytes: file.bytes) }
+                outcome = .success(try store.commit(draft))
+            } catch {
+                store.abandon(draft)
+                outcome = .failure(error)
+            }
+            condition.lock()
+            switch outcome {
+            case .success(let checkpoint): committed = checkpoint
+            case .failure(let error): failure = error
+            }
+            inFlight = false
+            condition.broadcast()
+            condition.unlock()
+        }
+        return true
+    }
+
+    /// Waits until no save is in flight.
+    /// - Returns: the last checkpoint this writer committed, or `nil`.
+    /// - Throws: the error of the last background save, if it failed (once).
+    @discardableResult
+    public func flush() throws -> Checkpoint? {
+        condition.lock()
+        defer { condition.unlock() }
+        while inFlight { condition.wait() }
+        if let error = failure {
+            failure = nil
+            throw error
+        }
+        return committed
+    }
+
+    /// Allocates and faults in the snapshot buffer for `tensors` in the
+    /// background, so the first `save` only copies. Call it once, early (while
+    /// the model is set up); a `save` that comes before it is done waits for it.
+    public func prepareBuffers(for tensors: [TensorSource]) {
+        let bytes = SnapshotBuffer.size(of: tensors)
+        condition.lock()
+        while inFlight { condition.wait() }
+        inFlight = true
+        condition.unlock()
+        runInBackground { [self] in
+            buffer.reserve(bytes, touch: true)
+            condition.lock()
+            inFlight = false
+            condition.broadcast()
+            condition.unlock()
+        }
+    }
+
+    /// Runs `body` on a thread of its own. Not on a Dispatch worker: the
+    /// writer's hashing lanes run on those, and a worker blocked in `write`
+    /// or waiting for them would leave the lanes one core instead of two.
+    private func runInBackground(_ body: @escaping @Sendable () -> Void) {
+        let thread = Thread(block: body)
+        thread.name = "resumable.async-checkpoint-writer"
+        thread.start()
+    }
+
+    /// Frees the snapshot buffer after waiting for the save in flight (the
+    /// next save allocates it again).
+    public func releaseBuffers() {
+        condition.lock()
+        while inFlight { condition.wait() }
+        buffer.release()
+        condition.unlock()
+    }
+}
