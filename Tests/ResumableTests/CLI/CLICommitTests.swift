@@ -97,7 +97,7 @@ struct CLICommitTests {
         let source = TestSupport.temporaryDirectory("commit-signal")
         // 256 MiB: the commit (copy, hash, fsync) takes a while, so the signals land during it.
         let big = [UInt8](repeating: 7, count: 256 << 20)
-        FileManager.default.createFile(atPath: source + "/blob.bin", contents: Data(big))
+        #expect(FileManager.default.createFile(atPath: source + "/blob.bin", contents: Data(big)))
         let run = TestSupport.temporaryDirectory("commit-signal-run") + "/run"
         let process = Process()
         process.executableURL = URL(fileURLWithPath: TestSupport.resumable)

@@ -36,8 +36,8 @@ enum SupervisorTestSupport {
         init(_ arguments: [String], directory: String, environment: [String: String] = [:]) throws {
             stdoutPath = directory + "/supervisor.out"
             stderrPath = directory + "/supervisor.err"
-            FileManager.default.createFile(atPath: stdoutPath, contents: nil)
-            FileManager.default.createFile(atPath: stderrPath, contents: nil)
+            _ = FileManager.default.createFile(atPath: stdoutPath, contents: nil)
+            _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
             process.executableURL = URL(fileURLWithPath: TestSupport.resumable)
             process.arguments = arguments
             var env = ProcessInfo.processInfo.environment
