@@ -4,7 +4,7 @@
 Usage: scripts/make-large-run.py RUN_DIR [COUNT=10000]
 
 Each checkpoint holds a tiny model.safetensors and a state.json, with a
-manifest in the documented format (sha256 per file and per tensor), so the run
+manifest in the documented format (sha256 per file, crc32c per tensor), so the run
 verifies. Files are not fsynced: this is test data, not a durable commit.
 Needs only the Python standard library.
 """
@@ -16,11 +16,21 @@ import sys
 import time
 
 
+def crc32c(data):
+    """CRC-32C (Castagnoli), as in the manifest's tensor_crc32c."""
+    crc = 0xFFFFFFFF
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0x82F63B78 if crc & 1 else crc >> 1
+    return crc ^ 0xFFFFFFFF
+
+
 def safetensors_bytes(values):
     raw = struct.pack("<%df" % len(values), *values)
     header = json.dumps({"w": {"dtype": "F32", "shape": [len(values)], "data_offsets": [0, len(raw)]}}).encode()
     header += b" " * ((8 - len(header) % 8) % 8)
-    return struct.pack("<Q", len(header)) + header + raw, hashlib.sha256(raw).hexdigest()
+    return struct.pack("<Q", len(header)) + header + raw, "%08x" % crc32c(raw)
 
 
 def main():
@@ -42,7 +52,7 @@ def main():
         model, tensor_sha = safetensors_bytes([float(i), float(step), 0.5])
         state = json.dumps({"step": step, "rng": [i, i + 1]}, sort_keys=True).encode()
         files = []
-        for name, data, extra in (("model.safetensors", model, {"tensor_sha256": {"w": tensor_sha}}), ("state.json", state, {})):
+        for name, data, extra in (("model.safetensors", model, {"tensor_crc32c": {"w": tensor_sha}}), ("state.json", state, {})):
             with open(os.path.join(directory, name), "wb") as f:
                 f.write(data)
             record = {"name": name, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}

@@ -47,7 +47,7 @@ public final class CheckpointDraft: @unchecked Sendable {
     public func writeTensors(_ tensors: [TensorSource], metadata: [String: String] = [:], named name: String = "model.safetensors") throws {
         let path = try reserve(name)
         let written = try SafeTensorsWriter.write(tensors, metadata: metadata, to: path)
-        files.append(FileRecord(name: name, bytes: written.bytes, sha256: written.sha256, tensorSHA256: written.tensorSHA256))
+        files.append(FileRecord(name: name, bytes: written.bytes, sha256: written.sha256, tensorCRC32C: written.tensorCRC32C))
     }
 
     /// Writes a file from bytes.
@@ -90,7 +90,7 @@ public final class CheckpointDraft: @unchecked Sendable {
         let writer = ChecksummingWriter(file: try DurableFile.create(path))
         try writer.write(mapped.bytes)
         let (size, sha) = try writer.finish()
-        files.append(FileRecord(name: fileName, bytes: size, sha256: sha, tensorSHA256: tensorDigests))
+        files.append(FileRecord(name: fileName, bytes: size, sha256: sha, tensorCRC32C: tensorDigests))
     }
 
     /// Moves a file of the same file system into the checkpoint (no copy),
@@ -105,18 +105,12 @@ public final class CheckpointDraft: @unchecked Sendable {
         let size = Int64(mapped.bytes.count)
         try FileSystem.sync(source)
         try FileSystem.rename(source, to: path, replacing: false)
-        files.append(FileRecord(name: fileName, bytes: size, sha256: sha, tensorSHA256: tensorDigests))
+        files.append(FileRecord(name: fileName, bytes: size, sha256: sha, tensorCRC32C: tensorDigests))
     }
 
-    /// Per-tensor SHA-256 of a safetensors file (validated), or `nil` for other files.
+    /// Per-tensor CRC-32C of a safetensors file (validated), or `nil` for other files.
     static func tensorDigests(ofFile path: String, bytes: UnsafeRawBufferPointer) throws -> [String: String]? {
         guard path.hasSuffix(".safetensors") else { return nil }
-        let header = try SafeTensorsHeader.parse(bytes, path: path)
-        var digests: [String: String] = [:]
-        for t in header.tensors {
-            let start = header.dataStart + t.dataOffsets.lowerBound
-            digests[t.name] = Checksum.sha256(UnsafeRawBufferPointer(rebasing: bytes[start..<(start + t.byteCount)]))
-        }
-        return digests
+        return try SafeTensorsHeader.parse(bytes, path: path).tensorCRC32C(in: bytes)
     }
 }

@@ -9,20 +9,20 @@ public struct FileRecord: Sendable, Hashable {
     public var bytes: Int64
     /// Its SHA-256, lowercase hex.
     public var sha256: String
-    /// For safetensors files: the SHA-256 of each tensor's bytes, so a damaged
-    /// file's damaged tensors can be named.
-    public var tensorSHA256: [String: String]?
+    /// For safetensors files: the CRC-32C of each tensor's bytes, so a damaged
+    /// file's damaged tensors can be named (the file's SHA-256 is the integrity check).
+    public var tensorCRC32C: [String: String]?
 
-    public init(name: String, bytes: Int64, sha256: String, tensorSHA256: [String: String]? = nil) {
+    public init(name: String, bytes: Int64, sha256: String, tensorCRC32C: [String: String]? = nil) {
         self.name = name
         self.bytes = bytes
         self.sha256 = sha256
-        self.tensorSHA256 = tensorSHA256
+        self.tensorCRC32C = tensorCRC32C
     }
 
     var json: JSONValue {
         var o: [String: JSONValue] = ["name": .string(name), "bytes": .int(bytes), "sha256": .string(sha256)]
-        if let tensorSHA256 { o["tensor_sha256"] = .object(tensorSHA256.mapValues { .string($0) }) }
+        if let tensorCRC32C { o["tensor_crc32c"] = .object(tensorCRC32C.mapValues { .string($0) }) }
         return .object(o)
     }
 }
@@ -194,16 +194,18 @@ public struct Manifest: Sendable {
             throw invalid(path, "the file \"\(name)\" has no valid \"sha256\" (64 lowercase hex digits)")
         }
         var tensors: [String: String]?
-        if let t = f["tensor_sha256"] {
-            guard case .object(let map) = t else { throw invalid(path, "the file \"\(name)\" has a malformed \"tensor_sha256\"") }
+        if let t = f["tensor_crc32c"] {
+            guard case .object(let map) = t else { throw invalid(path, "the file \"\(name)\" has a malformed \"tensor_crc32c\"") }
             var result: [String: String] = [:]
             for (k, v) in map {
-                guard let s = v.stringValue else { throw invalid(path, "the file \"\(name)\" has a malformed \"tensor_sha256\"") }
+                guard let s = v.stringValue, s.utf8.count == 8,
+                    s.utf8.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) })
+                else { throw invalid(path, "the file \"\(name)\" has a malformed \"tensor_crc32c\" (8 lowercase hex digits per tensor)") }
                 result[k] = s
             }
             tensors = result
         }
-        return FileRecord(name: name, bytes: bytes, sha256: sha, tensorSHA256: tensors)
+        return FileRecord(name: name, bytes: bytes, sha256: sha, tensorCRC32C: tensors)
     }
 
     /// Checks that a checkpoint file name stays inside the checkpoint directory.

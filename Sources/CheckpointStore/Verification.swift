@@ -96,14 +96,10 @@ extension CheckpointStore {
     /// The tensors whose bytes no longer match their recorded digest, or the
     /// header when that is what broke.
     static func damagedTensors(in bytes: UnsafeRawBufferPointer, path: String, record: FileRecord) -> [String] {
-        guard let digests = record.tensorSHA256 else { return [] }
+        guard let digests = record.tensorCRC32C else { return [] }
         guard let header = try? SafeTensorsHeader.parse(bytes, path: path) else { return ["(header)"] }
-        var damaged: [String] = []
-        for t in header.tensors {
-            let start = header.dataStart + t.dataOffsets.lowerBound
-            let digest = Checksum.sha256(UnsafeRawBufferPointer(rebasing: bytes[start..<(start + t.byteCount)]))
-            if digests[t.name] != digest { damaged.append(t.name) }
-        }
+        let actual = header.tensorCRC32C(in: bytes)
+        let damaged = header.tensors.map(\.name).filter { digests[$0] != actual[$0] }
         return damaged.isEmpty ? ["(header)"] : damaged
     }
 }

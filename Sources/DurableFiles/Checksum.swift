@@ -1,3 +1,4 @@
+import CSystemShims
 import Crypto
 import Dispatch
 
@@ -35,6 +36,36 @@ public struct Checksum {
     }
 }
 
+/// CRC-32C (Castagnoli) of a stream of bytes, as 8 lowercase hex digits.
+///
+/// Not an integrity check (that is SHA-256's job): a cheap digest, computed by
+/// the processor's CRC instructions at several GB/s, that tells which part of
+/// a file a damaged byte is in.
+public struct CRC32C: Sendable {
+    private var value: UInt32 = 0
+
+    public init() {}
+
+    /// Adds bytes to the digest.
+    public mutating func update(_ bytes: UnsafeRawBufferPointer) {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+        value = resumable_crc32c(value, base, UInt(bytes.count))
+    }
+
+    /// The digest as 8 lowercase hex digits.
+    public func finalize() -> String {
+        let hex = String(value, radix: 16)
+        return String(repeating: "0", count: 8 - hex.count) + hex
+    }
+
+    /// The CRC-32C of a whole buffer, as hex.
+    public static func digest(_ bytes: UnsafeRawBufferPointer) -> String {
+        var c = CRC32C()
+        c.update(bytes)
+        return c.finalize()
+    }
+}
+
 /// One SHA-256 stream fed from its own serial queue, so it runs on another
 /// core while the caller goes on. Only the queue touches the hasher.
 final class HashLane: @unchecked Sendable {
@@ -57,19 +88,19 @@ final class HashLane: @unchecked Sendable {
 }
 
 /// Writes bytes to a file while hashing them: the SHA-256 of the whole file
-/// and, optionally, of segments of it (one per tensor).
+/// and, optionally, the CRC-32C of segments of it (one per tensor).
 ///
-/// Each large write is cut into chunks; every chunk is handed to two hashing
-/// lanes (the file's digest and the segment's, each a serial queue) and
-/// written by the caller meanwhile, so the write and both digests proceed on
-/// all cores at once instead of one after the other. A `write` returns when
+/// Each large write is cut into chunks; every chunk is handed to the SHA-256
+/// lane (a serial queue, so on another core) and written by the caller, who
+/// then adds it to the segment's CRC-32C, so the write and both digests
+/// proceed at once instead of one after the other. A `write` returns when
 /// its bytes are written and hashed. Kernel writeback is started every few
 /// chunks so the disk stays busy and the final fsync is short.
 public final class ChecksummingWriter: @unchecked Sendable {
     /// The file written to.
     public let file: DurableFile
     private let fileLane = HashLane(label: "resumable.sha256.file")
-    private var segmentLane: HashLane?
+    private var segment: CRC32C?
     private let pending = DispatchGroup()
     /// Bytes are written and hashed in pieces of this size.
     public static let chunkSize = 8 << 20
@@ -93,13 +124,13 @@ public final class ChecksummingWriter: @unchecked Sendable {
     /// Bytes written so far.
     public var bytesWritten: Int64 { file.offset }
 
-    /// Starts hashing a segment (one tensor's bytes) besides the whole file.
-    public func beginSegment() { segmentLane = HashLane(label: "resumable.sha256.segment") }
+    /// Starts a segment (one tensor's bytes) whose CRC-32C is computed besides the file's SHA-256.
+    public func beginSegment() { segment = CRC32C() }
 
-    /// Ends the current segment and returns its SHA-256.
+    /// Ends the current segment and returns its CRC-32C.
     public func endSegment() -> String {
-        let digest = isHashing ? (segmentLane ?? HashLane(label: "")).finalize() : ""
-        segmentLane = nil
+        let digest = isHashing ? (segment ?? CRC32C()).finalize() : ""
+        segment = nil
         return digest
     }
 
@@ -107,7 +138,7 @@ public final class ChecksummingWriter: @unchecked Sendable {
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
         if isHashing && bytes.count < Self.laneThreshold {
             fileLane.update(bytes)
-            segmentLane?.update(bytes)
+            segment?.update(bytes)
             try file.write(bytes)
             return
         }
@@ -117,11 +148,9 @@ public final class ChecksummingWriter: @unchecked Sendable {
         while start < bytes.count {
             let end = min(bytes.count, start + Self.chunkSize)
             let chunk = UnsafeRawBufferPointer(rebasing: bytes[start..<end])
-            if isHashing {
-                fileLane.enqueue(chunk, group: pending)
-                segmentLane?.enqueue(chunk, group: pending)
-            }
+            if isHashing { fileLane.enqueue(chunk, group: pending) }
             try file.write(chunk)
+            if isHashing { segment?.update(chunk) }
             sinceWriteback += Int64(chunk.count)
             if sinceWriteback >= Self.writebackInterval {
                 file.startWriteback()

@@ -86,18 +86,18 @@ public enum SafeTensorsWriter {
         return out
     }
 
-    /// What a write produced: the file's size and SHA-256, and each tensor's SHA-256.
+    /// What a write produced: the file's size and SHA-256, and each tensor's CRC-32C.
     public struct Written: Sendable {
         public var bytes: Int64
         public var sha256: String
-        public var tensorSHA256: [String: String]
+        public var tensorCRC32C: [String: String]
     }
 
     /// Writes `tensors` to a new file at `path` and makes it durable. When it
     /// throws, no file is left at `path`.
     /// - Parameter checksums: `false` skips hashing (digests are then empty);
     ///   only for measuring what checksums cost.
-    /// - Returns: the file's size and SHA-256, and each tensor's SHA-256.
+    /// - Returns: the file's size and SHA-256, and each tensor's CRC-32C.
     /// - Throws: `.usage` for a tensor whose bytes do not match its shape;
     ///   `.io`/`.cannotCreate` when the file cannot be written.
     @discardableResult
@@ -122,7 +122,7 @@ public enum SafeTensorsWriter {
                 digests[t.name] = writer.endSegment()
             }
             let (bytes, sha256) = try writer.finish()
-            return Written(bytes: bytes, sha256: sha256, tensorSHA256: digests)
+            return Written(bytes: bytes, sha256: sha256, tensorCRC32C: digests)
         } catch {
             // No partial file is left behind under the name the caller asked for.
             try? writer.file.close()

@@ -8,4 +8,8 @@ int resumable_sync_file_range_write(int fd, long long offset, long long length);
 int resumable_drop_page_cache(int fd);
 int resumable_become_child_subreaper(void);
 
+/// CRC-32C (Castagnoli) of `length` bytes, continuing from `crc` (0 to start):
+/// the SSE 4.2 / ARMv8 CRC instructions where the processor has them, a table otherwise.
+unsigned int resumable_crc32c(unsigned int crc, const void *data, unsigned long length);
+
 #endif

@@ -110,8 +110,8 @@ struct HostileManifestTests {
         HostileManifest("sha256 in upper case", HostileManifest.file("sha256", .string(String(repeating: "A", count: 64)))),
         HostileManifest("sha256 not hex", HostileManifest.file("sha256", .string(String(repeating: "g", count: 64)))),
         HostileManifest("sha256 missing", HostileManifest.file("sha256", nil)),
-        HostileManifest("tensor_sha256 is a list", HostileManifest.file("tensor_sha256", [])),
-        HostileManifest("tensor_sha256 value is a number", HostileManifest.file("tensor_sha256", ["w": 1])),
+        HostileManifest("tensor_crc32c is a list", HostileManifest.file("tensor_crc32c", [])),
+        HostileManifest("tensor_crc32c value is a number", HostileManifest.file("tensor_crc32c", ["w": 1])),
         HostileManifest("the same file listed twice") { o in
             if case .array(let files)? = o["files"] { o["files"] = .array(files + files) }
         },

@@ -14,7 +14,7 @@ struct ChecksummingWriterTests {
         }
     }
 
-    @Test("file and segment digests match SHA-256 of the data, across chunks, small writes and segments")
+    @Test("file SHA-256 and segment CRC-32C digests match the data, across chunks, small writes and segments")
     func digestsMatch() throws {
         let dir = TestSupport.temporaryDirectory("writer")
         let path = FilePath.join(dir, "f.bin")
@@ -36,8 +36,8 @@ struct ChecksummingWriterTests {
         #expect(bytes == Int64(whole.count))
         #expect(try FileSystem.readFile(path, limit: 1 << 30) == whole)
         #expect(sha == whole.withUnsafeBytes { Checksum.sha256($0) })
-        #expect(segment1 == (large + small).withUnsafeBytes { Checksum.sha256($0) })
-        #expect(segment2 == medium.withUnsafeBytes { Checksum.sha256($0) })
+        #expect(segment1 == (large + small).withUnsafeBytes { CRC32C.digest($0) })
+        #expect(segment2 == medium.withUnsafeBytes { CRC32C.digest($0) })
         #expect(sha == (try Checksum.sha256(ofFile: path)))
     }
 
@@ -54,5 +54,24 @@ struct ChecksummingWriterTests {
         #expect(bytes == Int64(data.count))
         #expect(sha == "")
         #expect(try FileSystem.readFile(path, limit: 1 << 30) == data)
+    }
+
+    @Test("CRC-32C matches the standard check values, in one piece or many")
+    func crc32cCheckValues() {
+        #expect(Array("123456789".utf8).withUnsafeBytes { CRC32C.digest($0) } == "e3069283")
+        #expect([UInt8]().withUnsafeBytes { CRC32C.digest($0) } == "00000000")
+        #expect([UInt8](repeating: 0, count: 32).withUnsafeBytes { CRC32C.digest($0) } == "8a9136aa")
+        #expect([UInt8](repeating: 0xFF, count: 32).withUnsafeBytes { CRC32C.digest($0) } == "62a8ab43")
+        let data = pattern(100_003, seed: 4)
+        var pieces = CRC32C()
+        data.withUnsafeBytes { raw in
+            var start = 0
+            for size in [1, 7, 8, 9, 4096, 50_000] {
+                pieces.update(UnsafeRawBufferPointer(rebasing: raw[start..<(start + size)]))
+                start += size
+            }
+            pieces.update(UnsafeRawBufferPointer(rebasing: raw[start...]))
+        }
+        #expect(pieces.finalize() == data.withUnsafeBytes { CRC32C.digest($0) })
     }
 }
