@@ -32,6 +32,8 @@ struct DigitsCommand: ParsableCommand {
     @Option(help: "Also save every N steps (0: only at epoch ends).") var saveEverySteps: Int64 = 0
     @Option(help: "Checkpoints kept: the last N (plus the best).") var keepLast = 3
     @Option(help: "The digits.csv.gz file.") var data = DigitsData.defaultPath
+    @Flag(help: "Write checkpoints in the background: training waits only while the state is copied.")
+    var asyncSaves = false
     @Flag(help: ArgumentHelp("Print step and save events on stdout (for tests).", visibility: .hidden))
     var trace = false
     @Option(help: ArgumentHelp("Pause this long before each commit (for tests).", visibility: .hidden))
@@ -86,7 +88,7 @@ struct DigitsCommand: ParsableCommand {
             runDirectory: runDir, resume: try ResumeMode(parsing: resume), overwrite: force, config: config,
             saveTriggers: SaveTriggers(everySteps: saveEverySteps > 0 ? saveEverySteps : nil, everyEpochs: 1),
             retention: RetentionPolicy(keepLast: keepLast, keepBest: 1, monitor: monitor),
-            logger: Logger(label: "digits"))
+            asynchronousSaves: asyncSaves, logger: Logger(label: "digits"))
         let (lr, epochs, dropout, slowSaveMs) = (lr, epochs, dropout, slowSaveMs)
         let hooks = TrainingHooks(
             trainStep: { state, batch in

@@ -93,6 +93,30 @@ public final class AsyncCheckpointWriter: @unchecked Sendable {
         named name: String = "model.safetensors", files: [(name: String, bytes: [UInt8])] = [],
         configure: (CheckpointDraft) throws -> Void = { _ in }
     ) throws -> Bool {
+        try save(
+            step: step, tensorFiles: [(name: name, tensors: tensors, metadata: metadata)], files: files,
+            configure: configure)
+    }
+
+    /// Snapshots several tensor files' tensors (a model and its optimizer
+    /// state, say) into the one reused buffer and commits them at `step` in
+    /// the background, with the same policy, guarantees and errors as
+    /// ``save(step:tensors:metadata:named:files:configure:)``.
+    ///
+    /// The background thread writes the tensor files in the order given, then
+    /// `files`; files that `configure` writes itself come before them in the
+    /// manifest.
+    /// - Parameters:
+    ///   - step: the checkpoint's step; it must not be committed yet.
+    ///   - tensorFiles: each safetensors file's name, tensors (read only during
+    ///     the call) and header string map.
+    ///   - files: further files of the checkpoint, name → bytes.
+    /// - Returns: `true` when the save was started, `false` when `.skip` skipped it.
+    @discardableResult
+    public func save(
+        step: Int64, tensorFiles: [(name: String, tensors: [TensorSource], metadata: [String: String])],
+        files: [(name: String, bytes: [UInt8])] = [], configure: (CheckpointDraft) throws -> Void = { _ in }
+    ) throws -> Bool {
         condition.lock()
         if inFlight && whenBusy == .skip {
             condition.unlock()
@@ -107,10 +131,15 @@ public final class AsyncCheckpointWriter: @unchecked Sendable {
         condition.unlock()
 
         let draft = try store.beginCheckpoint(step: step)
-        let snapshot: [TensorSource]
+        var groups: [(name: String, tensors: [TensorSource], metadata: [String: String])] = []
         do {
             try configure(draft)
-            snapshot = try buffer.snapshot(tensors)
+            // One snapshot of every file's tensors, split back by file.
+            var copies = try buffer.snapshot(tensorFiles.flatMap(\.tensors))[...]
+            for file in tensorFiles {
+                groups.append((file.name, Array(copies.prefix(file.tensors.count)), file.metadata))
+                copies = copies.dropFirst(file.tensors.count)
+            }
         } catch {
             store.abandon(draft)
             throw error
@@ -119,11 +148,14 @@ public final class AsyncCheckpointWriter: @unchecked Sendable {
         inFlight = true
         condition.unlock()
         let hook = beforeBackgroundWrite
+        let snapshot = groups
         runInBackground { [self] in
             hook?(step)
             var outcome: Result<Checkpoint, any Error>
             do {
-                try draft.writeTensors(snapshot, metadata: metadata, named: name)
+                for group in snapshot {
+                    try draft.writeTensors(group.tensors, metadata: group.metadata, named: group.name)
+                }
                 for file in files { try draft.writeFile(named: file.name, bytes: file.bytes) }
                 outcome = .success(try store.commit(draft))
             } catch {

@@ -66,6 +66,13 @@ public final class CheckpointDraft: @unchecked Sendable {
 
     /// Writes any `Encodable` value as JSON with sorted keys (`state.json` by default).
     public func writeState<T: Encodable>(_ value: T, named name: String = "state.json") throws {
+        try writeFile(named: name, bytes: try Self.encodedState(value))
+    }
+
+    /// The bytes `writeState` writes for `value` (for a file written later,
+    /// by an ``AsyncCheckpointWriter``).
+    /// - Throws: `.usage` when `value` cannot be encoded.
+    public static func encodedState<T: Encodable>(_ value: T) throws -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
         encoder.nonConformingFloatEncodingStrategy = .convertToString(
@@ -76,7 +83,7 @@ public final class CheckpointDraft: @unchecked Sendable {
         } catch {
             throw ResumableError(.usage, "the training state cannot be encoded as JSON: \(error).")
         }
-        try writeFile(named: name, bytes: [UInt8](data))
+        return [UInt8](data)
     }
 
     /// Copies a file another program wrote into the checkpoint, hashing it.

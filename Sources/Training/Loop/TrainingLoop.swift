@@ -42,6 +42,8 @@ public struct TrainingLoop {
             directory: options.runDirectory, access: .write, create: mayCreate, logger: options.logger)
         defer { store.close() }
         let session = TrainingSession(options: options, hooks: hooks, store: store, state: initial)
+        // Runs before the store closes: no background save may outlive it.
+        defer { session.waitForSaves() }
         try session.prepare()
         if let result = session.finishedResult { return result }
         InterruptFlag.install(for: options.signals)

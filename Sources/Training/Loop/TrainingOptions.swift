@@ -23,6 +23,14 @@ public struct TrainingOptions: Sendable {
     /// Evaluate the model for the manifest's metrics when saving mid-epoch
     /// (the evaluation must not change the state).
     public var evaluatesMidEpochSaves: Bool
+    /// Save in the background with an ``AsyncCheckpointWriter``: the loop is
+    /// blocked only while the state is copied (and, when a save comes while
+    /// the previous one is still being written, until that one is committed).
+    /// The save on a stop signal and the one at the end are waited for
+    /// before the loop reports them, and a background save's error is thrown
+    /// at the next save (or step boundary, or the end). Checkpoints are the
+    /// same as synchronous ones. Costs one copy of the state's tensors in memory.
+    public var asynchronousSaves: Bool
     /// Receives notices: resume, fallback, config changes.
     public var logger: Logger
 
@@ -31,7 +39,7 @@ public struct TrainingOptions: Sendable {
         runDirectory: String, resume: ResumeMode = .auto, overwrite: Bool = false,
         config: TrainingConfig = TrainingConfig([:]), saveTriggers: SaveTriggers = SaveTriggers(),
         retention: RetentionPolicy? = nil, signals: [Int32] = InterruptFlag.defaultSignals,
-        verifiesOnResume: Bool = true, evaluatesMidEpochSaves: Bool = true,
+        verifiesOnResume: Bool = true, evaluatesMidEpochSaves: Bool = true, asynchronousSaves: Bool = false,
         logger: Logger = Logger(label: "resumable.training")
     ) {
         self.runDirectory = runDirectory
@@ -43,6 +51,7 @@ public struct TrainingOptions: Sendable {
         self.signals = signals
         self.verifiesOnResume = verifiesOnResume
         self.evaluatesMidEpochSaves = evaluatesMidEpochSaves
+        self.asynchronousSaves = asynchronousSaves
         self.logger = logger
     }
 }

@@ -19,20 +19,27 @@ final class TrainingSession {
     var lastSaveTime = ContinuousClock.now
     /// Set by `prepare()` when the run had already finished.
     var finishedResult: TrainingResult?
+    /// Writes checkpoints in the background when `options.asynchronousSaves` is on.
+    let writer: AsyncCheckpointWriter?
+    /// Whether the writer holds a save whose commit has not been reported yet.
+    var savePending = false
 
     init(options: TrainingOptions, hooks: TrainingHooks, store: CheckpointStore, state: TrainingState) {
         self.options = options
         self.hooks = hooks
         self.store = store
         self.state = state
+        self.writer = options.asynchronousSaves ? AsyncCheckpointWriter(store: store, whenBusy: .wait) : nil
     }
 
     // MARK: Training
 
     func train() throws -> TrainingResult {
         lastSaveTime = ContinuousClock.now
+        if let writer { writer.prepareBuffers(for: try state.checkpointContents().tensorFiles.flatMap(\.tensors)) }
         hooks.observe(.started(resumedFrom: resumedFrom, state: state))
         while !state.progress.isFinished {
+            try collectFinishedSave()
             if let signal = InterruptFlag.received { try stop(on: signal) }
             if state.progress.completedEpochs >= state.progress.totalEpochs {
                 finish(reason: .completed)
@@ -56,6 +63,7 @@ final class TrainingSession {
             }
         }
         if options.saveTriggers.atEnd { try save(reason: "end", metrics: state.history.last?.metrics) }
+        try collectSave()
         let reason: TrainingResult.Reason = state.progress.finishReason == TrainingResult.Reason.earlyStopping.rawValue
             ? .earlyStopping : .completed
         try? store.events.append(
@@ -123,6 +131,7 @@ final class TrainingSession {
         hooks.observe(.interrupted(signal: signal))
         logger.info("Received \(name); saving at step \(state.progress.step) and stopping.")
         if options.saveTriggers.onSignal { try save(reason: "signal", metrics: nil) }
+        try collectSave()
         try? store.events.append(
             "interrupt",
             ["signal": .string(name), "step": .int(state.progress.step), "epoch": .int(state.progress.completedEpochs)])
@@ -135,7 +144,9 @@ final class TrainingSession {
 
     // MARK: Saving
 
-    /// Commits the state at the current step, unless it was just saved.
+    /// Commits the state at the current step, unless it was just saved; with
+    /// asynchronous saves, waits for the save in flight, then snapshots the
+    /// state and leaves the commit to the writer's thread.
     /// - Parameter metrics: the manifest's metrics; `nil` mid-epoch (the
     ///   running train loss and, if enabled, a fresh evaluation are used).
     func save(reason: String, metrics: [String: Double]?) throws {
@@ -151,19 +162,30 @@ final class TrainingSession {
                 for (name, value) in try hooks.evaluate(state) { manifestMetrics[name] = value }
             }
         }
+        // The store is the writer's while a save is in flight (policy `.wait`).
+        try collectSave()
         try clearCollision(at: step)
         hooks.observe(.saving(step: step, reason: reason))
-        let checkpoint = try store.commit(step: step) { draft in
-            try state.save(to: draft)
+        let (options, hooks) = (options, hooks)
+        let describe = { (draft: CheckpointDraft) throws in
             draft.metrics = manifestMetrics
             draft.extra["config"] = .object(options.config.values)
             if reason == "signal" || reason == "end" { draft.metadata["saved_on"] = .string(reason) }
             try hooks.beforeCommit(draft)
         }
+        if let writer {
+            try state.save(with: writer, step: step, configure: describe)
+            savePending = true
+        } else {
+            let checkpoint = try store.commit(step: step) { draft in
+                try state.save(to: draft)
+                try describe(draft)
+            }
+            lastCheckpoint = checkpoint
+            hooks.observe(.saved(checkpoint))
+        }
         lastSavedStep = step
-        lastCheckpoint = checkpoint
         lastSaveTime = ContinuousClock.now
-        hooks.observe(.saved(checkpoint))
     }
 
     /// A step directory already at `step` can only be one passed over as

@@ -37,22 +37,41 @@ extension TrainingState {
     /// Writes the whole state into `draft`: tensors to safetensors files, the
     /// rest to `state.json`, and the summary to the manifest's `training` key.
     public func save(to draft: CheckpointDraft) throws {
-        try draft.writeTensors(
-            parameters.tensorSources() + buffers.tensorSources(prefix: "buffers."), named: FileName.model)
+        let contents = try checkpointContents()
+        for file in contents.tensorFiles {
+            try draft.writeTensors(file.tensors, metadata: file.metadata, named: file.name)
+        }
+        for file in contents.files { try draft.writeFile(named: file.name, bytes: file.bytes) }
+        describe(in: draft)
+    }
+
+    /// The files of a checkpoint of this state, as `save(to:)` writes them:
+    /// the tensor files (whose sources read this state's arrays, no copy) and
+    /// `state.json`'s bytes.
+    /// - Throws: `.usage` when the state cannot be encoded.
+    func checkpointContents() throws -> (
+        tensorFiles: [(name: String, tensors: [TensorSource], metadata: [String: String])],
+        files: [(name: String, bytes: [UInt8])]
+    ) {
+        var tensorFiles: [(name: String, tensors: [TensorSource], metadata: [String: String])] = [
+            (FileName.model, parameters.tensorSources() + buffers.tensorSources(prefix: "buffers."), [:])
+        ]
         var slotSources: [TensorSource] = []
         for slot in optimizer.slots.keys.sorted() {
             slotSources += optimizer.slots[slot]?.tensorSources(prefix: slot + ".") ?? []
         }
-        if !slotSources.isEmpty {
-            try draft.writeTensors(slotSources, named: FileName.optimizer)
-        }
+        if !slotSources.isEmpty { tensorFiles.append((FileName.optimizer, slotSources, [:])) }
         let saved = Saved(
             format: Self.stateFormat, version: Self.stateVersion, optimizer: optimizer.scalars, schedule: schedule,
             progress: progress, generators: generators, cursor: cursor, earlyStopping: earlyStopping,
             history: history, best: best, scalars: scalars, bufferNames: buffers.names)
-        try draft.writeState(saved, named: FileName.state)
+        return (tensorFiles, [(FileName.state, try CheckpointDraft.encodedState(saved))])
+    }
+
+    /// Records the epoch and the summary (the manifest's `training` key) on `draft`.
+    func describe(in draft: CheckpointDraft) {
         draft.epoch = progress.completedEpochs
-        draft.extra["training"] = summary.json
+        draft.extra[TrainingSummary.manifestKey] = summary.json
     }
 
     /// Replaces this state with the one saved in `checkpoint`.

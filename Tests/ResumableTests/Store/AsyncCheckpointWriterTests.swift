@@ -170,4 +170,32 @@ struct AsyncCheckpointWriterTests {
         #expect(try store.committedSteps().isEmpty)
         #expect(try FileSystem.contents(of: FilePath.join(store.checkpointsDirectory, ".staging")).isEmpty)
     }
+
+    @Test("several tensor files are snapshotted together and written in order, each with its own metadata")
+    func severalTensorFiles() throws {
+        let store = try makeStore()
+        let writer = AsyncCheckpointWriter(store: store)
+        let gate = Gate()
+        writer.beforeBackgroundWrite = { gate.pass($0) }
+        let model = Weights(count: 1000, seed: 1)
+        let moments = Weights(count: 10, seed: 2)
+        let (expectedModel, expectedMoments) = (model.values, moments.values)
+        try writer.save(
+            step: 3,
+            tensorFiles: [
+                (name: "model.safetensors", tensors: [model.source], metadata: ["kind": "model"]),
+                (name: "optimizer.safetensors", tensors: [moments.source], metadata: [:]),
+            ], files: [("state.json", Array("{}".utf8))])
+        gate.reached.wait()
+        for i in model.values.indices { model.values[i] = 0 }
+        for i in moments.values.indices { moments.values[i] = 0 }
+        gate.open()
+        let checkpoint = try #require(try writer.flush())
+        #expect(checkpoint.manifest.files.map(\.name) == ["model.safetensors", "optimizer.safetensors", "state.json"])
+        let modelFile = try checkpoint.tensors(named: "model.safetensors")
+        #expect(try modelFile.array("w", as: Float.self) == expectedModel)
+        #expect(modelFile.metadata == ["kind": "model"])
+        #expect(try checkpoint.tensors(named: "optimizer.safetensors").array("w", as: Float.self) == expectedMoments)
+        #expect(try store.verify(checkpoint).isIntact)
+    }
 }

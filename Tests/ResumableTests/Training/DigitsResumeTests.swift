@@ -8,7 +8,8 @@ import Glibc
 
 /// End to end: the `digits` example killed (SIGKILL, several times in one
 /// run, mid-epoch and during saves) or stopped (SIGTERM) and resumed ends
-/// byte-identical to a run that never stopped. `RESUMABLE_RESUME_KILLS`
+/// byte-identical to a run that never stopped, with synchronous saves and
+/// with `--async-saves` (a third as many kills). `RESUMABLE_RESUME_KILLS`
 /// raises the number of kills (default 12).
 @Suite("Digits resume", .serialized)
 struct DigitsResumeTests {
@@ -16,18 +17,19 @@ struct DigitsResumeTests {
     static var kills: Int { Int(ProcessInfo.processInfo.environment["RESUMABLE_RESUME_KILLS"] ?? "") ?? 12 }
 
     /// Small enough for a debug build: 23 steps an epoch, saves every 5 steps.
-    static func arguments(_ run: String, epochs: Int) -> [String] {
-        [
+    static func arguments(_ run: String, epochs: Int, async: Bool = false) -> [String] {
+        (async ? ["--async-saves"] : []) + [
             "--run-dir", run, "--epochs", String(epochs), "--hidden", "24", "--batch-size", "64",
             "--save-every-steps", "5", "--patience", "1000", "--trace", "--slow-save-ms", "15",
         ]
     }
 
     /// Runs digits and sends `signal` once the `count`-th trace line starting
-    /// with `prefix` appears; `nil` lets it run to its end.
-    static func run(_ arguments: [String], signal: Int32? = nil, at prefix: String = "step ", count: Int = 1) throws
-        -> (status: Int32, signaled: Bool, lines: [String])
-    {
+    /// with `prefix` appears (and, with `then`, at the next line starting
+    /// with `then` after it); `nil` lets it run to its end.
+    static func run(
+        _ arguments: [String], signal: Int32? = nil, at prefix: String = "step ", count: Int = 1, then: String? = nil
+    ) throws -> (status: Int32, signaled: Bool, lines: [String]) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: digits)
         process.arguments = arguments
@@ -39,6 +41,7 @@ struct DigitsResumeTests {
         var pending = Data()
         var seen = 0
         var sent = false
+        var armed = false
         let handle = out.fileHandleForReading
         while true {
             let chunk = handle.availableData
@@ -48,11 +51,18 @@ struct DigitsResumeTests {
                 let line = String(decoding: pending[pending.startIndex..<newline], as: UTF8.self)
                 pending.removeSubrange(pending.startIndex...newline)
                 lines.append(line)
-                if let signal, !sent, line.hasPrefix(prefix) {
+                if let signal, !sent, armed, let then, line.hasPrefix(then) {
+                    kill(process.processIdentifier, signal)
+                    sent = true
+                } else if let signal, !sent, !armed, line.hasPrefix(prefix) {
                     seen += 1
                     if seen >= count {
-                        kill(process.processIdentifier, signal)
-                        sent = true
+                        if then == nil {
+                            kill(process.processIdentifier, signal)
+                            sent = true
+                        } else {
+                            armed = true
+                        }
                     }
                 }
             }
@@ -83,11 +93,15 @@ struct DigitsResumeTests {
         return state.history.records
     }
 
-    @Test("SIGKILLed again and again, mid-epoch and during saves, it ends byte-identical")
-    func killsAndResumes() throws {
-        let kills = Self.kills
+    /// With `--async-saves`, a kill "during a save" lands on the first step
+    /// after the save began: the checkpoint is then being written in the
+    /// background while training goes on.
+    @Test("SIGKILLed again and again, mid-epoch and during saves, it ends byte-identical", arguments: [false, true])
+    func killsAndResumes(async: Bool) throws {
+        let kills = async ? max(4, Self.kills / 3) : Self.kills
         let epochs = max(5, kills * 6 / 23 + 2)
         let straight = TestSupport.temporaryDirectory("digits-straight")
+        // The reference run saves synchronously either way.
         let plain = try Self.run(Self.arguments(straight, epochs: epochs))
         #expect(plain.status == 0 && !plain.signaled)
 
@@ -104,7 +118,9 @@ struct DigitsResumeTests {
                 let onSave = generator.nextInt(below: 2) == 0
                 let prefix = onSave ? "save-begin " : "step "
                 let count = onSave ? 1 + generator.nextInt(below: 2) : 1 + generator.nextInt(below: 8)
-                let outcome = try Self.run(Self.arguments(killed, epochs: epochs), signal: SIGKILL, at: prefix, count: count)
+                let outcome = try Self.run(
+                    Self.arguments(killed, epochs: epochs, async: async), signal: SIGKILL, at: prefix, count: count,
+                    then: async && onSave ? "step " : nil)
                 if outcome.signaled {
                     done += 1
                     if onSave { duringSave += 1 }
@@ -113,7 +129,7 @@ struct DigitsResumeTests {
                 #expect(outcome.status == 0)
                 break
             }
-            let outcome = try Self.run(Self.arguments(killed, epochs: epochs))
+            let outcome = try Self.run(Self.arguments(killed, epochs: epochs, async: async))
             #expect(outcome.status == 0 && !outcome.signaled)
             break
         }
@@ -125,13 +141,13 @@ struct DigitsResumeTests {
         #expect(diff.status == 0, "\(diff)")
     }
 
-    @Test("SIGTERM saves and exits 75; a second signal ends it at once; resuming ends identical")
-    func sigterm() throws {
+    @Test("SIGTERM saves and exits 75; a second signal ends it at once; resuming ends identical", arguments: [false, true])
+    func sigterm(async: Bool) throws {
         let straight = TestSupport.temporaryDirectory("digits-straight")
         #expect(try Self.run(Self.arguments(straight, epochs: 3)).status == 0)
         let stopped = TestSupport.temporaryDirectory("digits-term")
         for count in [7, 30] {
-            let outcome = try Self.run(Self.arguments(stopped, epochs: 3), signal: SIGTERM, at: "step ", count: count)
+            let outcome = try Self.run(Self.arguments(stopped, epochs: 3, async: async), signal: SIGTERM, at: "step ", count: count)
             #expect(outcome.status == 75 && !outcome.signaled)
             #expect(outcome.lines.contains("interrupted"))
             // The state at the step it stopped at is committed: by the signal's
@@ -142,7 +158,7 @@ struct DigitsResumeTests {
             #expect(try CheckpointStore(directory: stopped).latest(verify: true)?.checkpoint.step == lastStep)
         }
         // A second signal while the save is paused: the process ends by the signal.
-        var arguments = Self.arguments(stopped, epochs: 3)
+        var arguments = Self.arguments(stopped, epochs: 3, async: async)
         arguments[arguments.count - 1] = "400"
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.digits)
@@ -164,7 +180,7 @@ struct DigitsResumeTests {
         #expect(process.terminationReason == .uncaughtSignal && process.terminationStatus == SIGTERM)
         let verify = try TestSupport.resumable("verify", stopped)
         #expect(verify.status == 0, "\(verify)")
-        #expect(try Self.run(Self.arguments(stopped, epochs: 3)).status == 0)
+        #expect(try Self.run(Self.arguments(stopped, epochs: 3, async: async)).status == 0)
         #expect(try Self.finalFiles(stopped) == Self.finalFiles(straight))
         let events = try EventJournal(runDirectory: stopped).read().compactMap { $0["event"]?.stringValue }
         #expect(events.filter { $0 == "interrupt" }.count == 2)
