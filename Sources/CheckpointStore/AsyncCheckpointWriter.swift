@@ -44,6 +44,7 @@ public final class AsyncCheckpointWriter: @unchecked Sendable {
     /// The policy for a save that comes while one is in flight.
     public let whenBusy: WhenBusy
     private let buffer = SnapshotBuffer()
+    private let queue = DispatchQueue(label: "resumable.async-checkpoint-writer")
     private let condition = NSCondition()
     private var inFlight = false
     private var failure: (any Error)?
@@ -149,7 +150,7 @@ public final class AsyncCheckpointWriter: @unchecked Sendable {
         condition.unlock()
         let hook = beforeBackgroundWrite
         let snapshot = groups
-        runInBackground { [self] in
+        queue.async { [self] in
             hook?(step)
             var outcome: Result<Checkpoint, any Error>
             do {
@@ -198,22 +199,13 @@ public final class AsyncCheckpointWriter: @unchecked Sendable {
         while inFlight { condition.wait() }
         inFlight = true
         condition.unlock()
-        runInBackground { [self] in
+        queue.async { [self] in
             buffer.reserve(bytes, touch: true)
             condition.lock()
             inFlight = false
             condition.broadcast()
             condition.unlock()
         }
-    }
-
-    /// Runs `body` on a thread of its own. Not on a Dispatch worker: the
-    /// writer's hashing lanes run on those, and a worker blocked in `write`
-    /// or waiting for them would leave the lanes one core instead of two.
-    private func runInBackground(_ body: @escaping @Sendable () -> Void) {
-        let thread = Thread(block: body)
-        thread.name = "resumable.async-checkpoint-writer"
-        thread.start()
     }
 
     /// Frees the snapshot buffer after waiting for the save in flight (the
