@@ -4,14 +4,17 @@
 // through all three. A parse may fail; it must never crash, and what it
 // accepts must be self-consistent (asserted below, so a violation is a crash
 // libFuzzer reports). Built and run by scripts/fuzz.sh; see docs/FUZZING.md.
+#if canImport(Glibc)
+import Glibc
+#endif
 import CheckpointStore
 import JSON
 import SafeTensors
 
-/// Stops the process so libFuzzer records the input.
+/// Stops the process (SIGABRT) so libFuzzer records the input as a crash.
 func violated(_ what: String) -> Never {
     print("fuzz invariant violated: \(what)")
-    fatalError(what)
+    abort()
 }
 
 @_cdecl("LLVMFuzzerTestOneInput")
