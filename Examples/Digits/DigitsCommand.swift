@@ -131,12 +131,22 @@ struct DigitsCommand: ParsableCommand {
         .cosine(base: lr, minimum: lr * 0.01, totalSteps: epochs * Int64(batchesPerEpoch), warmupSteps: Int64(batchesPerEpoch))
     }
 
+    /// The first line of the report, in words.
+    static func headline(_ reason: TrainingResult.Reason) -> String {
+        switch reason {
+        case .completed: return "Finished all epochs"
+        case .earlyStopping: return "Stopped early (no improvement for the patience)"
+        case .alreadyFinished:
+            return "Already finished, nothing to train (a larger --epochs continues it; another --run-dir starts a new run)"
+        }
+    }
+
     static func report(_ result: TrainingResult, elapsed: Duration) -> String {
         let state = result.state
         let last = state.history.last?.metrics ?? [:]
         func pct(_ v: Double?) -> String { v.map { String(format: "%.2f %%", $0 * 100) } ?? "-" }
         var lines = [
-            "\(result.reason == .alreadyFinished ? "Already finished" : "Finished") (\(result.reason.rawValue)): epoch \(state.progress.completedEpochs) of \(state.progress.totalEpochs), step \(state.progress.step)",
+            "\(headline(result.reason)): epoch \(state.progress.completedEpochs) of \(state.progress.totalEpochs), step \(state.progress.step)",
             "  val_accuracy \(pct(last["val_accuracy"])), val_loss \(last["val_loss"].map { String(format: "%.4f", $0) } ?? "-"), train_loss \(last["train_loss"].map { String(format: "%.4f", $0) } ?? "-")",
             "  best \(state.best.metric) \(pct(state.best.value)) at epoch \(state.best.epoch.map(String.init) ?? "-")",
         ]
