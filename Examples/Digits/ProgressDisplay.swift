@@ -36,7 +36,7 @@ final class ProgressDisplay: @unchecked Sendable {
         case .saving, .saved:
             break
         case .interrupted(let signal):
-            write("\r\u{1B}[K\(InterruptFlag.name(of: signal)) received: saving and stopping\n")
+            write("\r\u{1B}[K\(SignalName.name(of: signal)) received: saving and stopping\n")
             lineOpen = false
         }
     }

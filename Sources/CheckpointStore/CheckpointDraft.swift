@@ -89,29 +89,37 @@ public final class CheckpointDraft: @unchecked Sendable {
     /// Copies a file another program wrote into the checkpoint, hashing it.
     /// Safetensors files (by extension) are validated and get per-tensor checksums.
     public func copyFile(from source: String, named name: String? = nil) throws {
-        let fileName = name ?? FilePath.lastComponent(of: source)
-        let path = try reserve(fileName)
-        let mapped = try MappedFile(path: source)
-        mapped.adviseSequential()
-        let tensorDigests = try Self.tensorDigests(ofFile: source, bytes: mapped.bytes)
-        let writer = ChecksummingWriter(file: try DurableFile.create(path))
-        try writer.write(mapped.bytes)
-        let (size, sha) = try writer.finish()
-        files.append(FileRecord(name: fileName, bytes: size, sha256: sha, tensorCRC32C: tensorDigests))
+        try adopt(source, named: name) { mapped, path in
+            let writer = ChecksummingWriter(file: try DurableFile.create(path))
+            try writer.write(mapped.bytes)
+            return try writer.finish()
+        }
     }
 
     /// Moves a file of the same file system into the checkpoint (no copy),
     /// hashing it and making it durable first.
     public func moveFile(from source: String, named name: String? = nil) throws {
+        try adopt(source, named: name) { mapped, path in
+            let sha = Checksum.sha256(mapped.bytes)
+            try FileSystem.sync(source)
+            try FileSystem.rename(source, to: path, replacing: false)
+            return (Int64(mapped.bytes.count), sha)
+        }
+    }
+
+    /// Brings another program's file into the checkpoint: validates and
+    /// digests it (per tensor for safetensors), lets `place` put it at its
+    /// path durably and return its size and SHA-256, then records it.
+    private func adopt(
+        _ source: String, named name: String?,
+        place: (MappedFile, String) throws -> (bytes: Int64, sha256: String)
+    ) throws {
         let fileName = name ?? FilePath.lastComponent(of: source)
         let path = try reserve(fileName)
         let mapped = try MappedFile(path: source)
         mapped.adviseSequential()
         let tensorDigests = try Self.tensorDigests(ofFile: source, bytes: mapped.bytes)
-        let sha = Checksum.sha256(mapped.bytes)
-        let size = Int64(mapped.bytes.count)
-        try FileSystem.sync(source)
-        try FileSystem.rename(source, to: path, replacing: false)
+        let (size, sha) = try place(mapped, path)
         files.append(FileRecord(name: fileName, bytes: size, sha256: sha, tensorCRC32C: tensorDigests))
     }
 

@@ -90,4 +90,18 @@ public struct ChildProcess: Sendable {
         var status: Int32 = 0
         while waitpid(-processGroup, &status, WNOHANG) > 0 {}
     }
+
+    /// After the group was sent SIGKILL: reaps its members as they die, for
+    /// at most `limit` seconds, so none is left behind as a zombie when the
+    /// supervisor exits. (SIGKILL is delivered asynchronously; members that
+    /// are not this process's descendants cannot be reaped here, hence the bound.)
+    public func reapKilledGroup(limit: Double = 5) {
+        var waited = 0.0
+        while waited < limit {
+            reapGroupMembers()
+            if !groupIsAlive { return }
+            usleep(10_000)
+            waited += 0.01
+        }
+    }
 }

@@ -1,3 +1,4 @@
+import DurableFiles
 public import JSON
 
 /// How a child process ended: its exit code, or the signal that killed it.

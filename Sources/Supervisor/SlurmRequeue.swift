@@ -5,6 +5,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import DurableFiles
 import Logging
 
 /// Asks Slurm to run the current job again: `scontrol requeue JOB`.

@@ -108,7 +108,7 @@ extension Supervisor {
                 killed = true
             }
         }
-        child.reapGroupMembers()
+        if killed || stopSignal == nil { child.reapKilledGroup() } else { child.reapGroupMembers() }
         return (termination ?? .exited(0), stopSignal, killed)
     }
 }

@@ -127,7 +127,7 @@ final class TrainingSession {
 
     /// Saves (when asked to on signals) and throws `.interrupted`.
     func stop(on signal: Int32) throws -> Never {
-        let name = InterruptFlag.name(of: signal)
+        let name = SignalName.name(of: signal)
         hooks.observe(.interrupted(signal: signal))
         logger.info("Received \(name); saving at step \(state.progress.step) and stopping.")
         if options.saveTriggers.onSignal { try save(reason: "signal", metrics: nil) }

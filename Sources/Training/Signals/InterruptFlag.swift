@@ -66,16 +66,4 @@ public enum InterruptFlag {
     public static func reset() {
         pendingSignal.store(0, ordering: .sequentiallyConsistent)
     }
-
-    /// A signal's name (`SIGTERM`).
-    public static func name(of signal: Int32) -> String {
-        switch signal {
-        case SIGINT: return "SIGINT"
-        case SIGTERM: return "SIGTERM"
-        case SIGUSR1: return "SIGUSR1"
-        case SIGUSR2: return "SIGUSR2"
-        case SIGHUP: return "SIGHUP"
-        default: return "signal \(signal)"
-        }
-    }
 }
