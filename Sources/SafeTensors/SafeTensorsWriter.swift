@@ -131,3 +131,34 @@ public enum SafeTensorsWriter {
         }
     }
 }
+
+extension SafeTensorsWriter {
+    /// One file of a multi-file write: where it goes and what it holds.
+    public struct FileSpec: @unchecked Sendable {
+        public var path: String
+        public var tensors: [TensorSource]
+        public var metadata: [String: String]
+
+        public init(path: String, tensors: [TensorSource], metadata: [String: String] = [:]) {
+            self.path = path
+            self.tensors = tensors
+            self.metadata = metadata
+        }
+    }
+
+    /// Writes several safetensors files (the shards of one tensor set) and
+    /// makes each durable. When it throws, none of them is left behind.
+    /// - Returns: what each write produced, in the order of `files`.
+    public static func write(files: [FileSpec], checksums: Bool = true) throws -> [Written] {
+        var written: [Written] = []
+        do {
+            for f in files {
+                written.append(try write(f.tensors, metadata: f.metadata, to: f.path, checksums: checksums))
+            }
+        } catch {
+            for f in files.prefix(written.count) { try? FileSystem.removeTree(f.path) }
+            throw error
+        }
+        return written
+    }
+}

@@ -20,6 +20,14 @@ enum Measurement {
         return now() - start
     }
 
+    /// CPU seconds used by this process so far (user, system), all threads.
+    static func cpu() -> (user: Double, system: Double) {
+        var u = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &u)
+        func s(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+        return (s(u.ru_utime), s(u.ru_stime))
+    }
+
     /// The median of `values`.
     static func median(_ values: [Double]) -> Double {
         let s = values.sorted()

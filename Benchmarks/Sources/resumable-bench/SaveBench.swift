@@ -1,4 +1,11 @@
 import Resumable
+#if canImport(Glibc)
+import Glibc
+#endif
+
+enum ProcessInfoLite {
+    static let debugCPU = getenv("BENCH_CPU") != nil
+}
 
 /// Durable save: a full checkpoint commit through `CheckpointStore` (file
 /// fsynced, manifest, staging directory, rename, `checkpoints/` fsynced).
@@ -33,7 +40,12 @@ enum SaveBench {
             Measurement.resetPeak()
             // The store is opened outside the timed region: it is opened once per training run.
             let store = try CheckpointStore(directory: run, access: .write, create: true)
+            let c0 = Measurement.cpu()
             let t = try Measurement.time { try commit(store) }
+            let c1 = Measurement.cpu()
+            if ProcessInfoLite.debugCPU {
+                let line = "save wall \(t) user \(c1.user - c0.user) sys \(c1.system - c0.system)\n"; _ = line.withCString { Glibc.write(2, $0, strlen($0)) }
+            }
             store.close()
             peak = max(peak, Measurement.status("VmHWM") - before)
             seconds.append(t)
