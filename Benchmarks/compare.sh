@@ -47,15 +47,18 @@ BYTES=$("$PY" -c "import sys; sys.path.insert(0,'.'); import peers; print(sum(__
 
 ours() { log "resumable $*"; "$BIN" "$@" "${STATE[@]}" >> "$RESULTS" || log "FAILED: resumable-bench $*"; }
 peer() { log "peer $*"; "$PY" peers.py "$@" "${STATE[@]}" >> "$RESULTS" || log "FAILED: peers.py $*"; }
-dd_limit() {
+dd_once() {  # $1: method name, $2...: extra dd flags
+  local name=$1; shift
   local f=$DATA/dd.bin count=$(( (BYTES + (16<<20) - 1) / (16<<20) ))
   rm -f "$f"; sync
-  local out; out=$(LC_ALL=C dd if=/dev/zero of="$f" bs=16M count=$count conv=fsync 2>&1 | tail -1)
+  local out; out=$(LC_ALL=C dd if=/dev/zero of="$f" bs=16M count=$count "$@" 2>&1 | tail -1)
   rm -f "$f"; sync
   local s; s=$(echo "$out" | sed -n 's/.* copied, \([0-9.]*\) s.*/\1/p')
-  log "dd conv=fsync: $out"
-  [ -n "$s" ] && echo "{\"method\":\"dd conv=fsync\",\"phase\":\"limit\",\"state\":\"zeros\",\"bytes\":$((count*(16<<20))),\"seconds\":[$s]}" >> "$RESULTS"
+  log "$name: $out"
+  [ -n "$s" ] && echo "{\"method\":\"$name\",\"phase\":\"limit\",\"state\":\"zeros\",\"bytes\":$((count*(16<<20))),\"seconds\":[$s]}" >> "$RESULTS"
 }
+# The write limits: through the page cache (the target's reference) and direct to the device.
+dd_limit() { dd_once "dd conv=fsync" conv=fsync; dd_once "dd oflag=direct" oflag=direct conv=fsync; }
 
 PEERS=(st-torch st-numpy torch np-savez np-save)
 for round in $(seq 1 $ROUNDS); do

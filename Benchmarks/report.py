@@ -84,6 +84,8 @@ def main(path):
     print("limits (same run): "
           f"dd bs=16M conv=fsync {f(dd)} GB/s (n={len(runs.get(('dd conv=fsync', 'limit'), []))}, "
           f"range {f(rng('dd conv=fsync', runs, size, min))}–{f(rng('dd conv=fsync', runs, size, max))}); "
+          f"dd bs=16M oflag=direct conv=fsync {f(gbps('dd oflag=direct', 'limit'))} GB/s "
+          f"(n={len(runs.get(('dd oflag=direct', 'limit'), []))}); "
           f"memcpy {f(gbps('memcpy', 'limit'))} GB/s; SHA-256 one core {f(gbps('sha256', 'limit'))} GB/s")
     a_block, a_sync = med("resumable-async", "async-block"), med("resumable-async", "sync-save")
     a_first = med("resumable-async", "async-first-block")
@@ -110,6 +112,7 @@ def main(path):
     t_on, t_off = med("resumable", "save"), med("resumable-nohash", "save")
     ratios = [
         ("save/dd", save / dd if save and dd else None, "{:.2f}"),
+        ("save/dd_direct", save / gbps("dd oflag=direct", "limit") if save and gbps("dd oflag=direct", "limit") else None, "{:.2f}"),
         ("save/best_peer", save / max(peer_saves) if save and peer_saves else None, "{:.2f}"),
         ("checksum_cost", (t_on - t_off) / t_on if t_on and t_off else None, "{:.2f}"),
         ("open_ms", ms(med("resumable", "open-warm")), "{:.1f}"),

@@ -12,4 +12,7 @@ int resumable_become_child_subreaper(void);
 /// the SSE 4.2 / ARMv8 CRC instructions where the processor has them, a table otherwise.
 unsigned int resumable_crc32c(unsigned int crc, const void *data, unsigned long length);
 
+/// Turns O_DIRECT on (1) or off (0) for an open descriptor: 0, or -1 with errno.
+int resumable_set_direct_io(int fd, int on);
+
 #endif

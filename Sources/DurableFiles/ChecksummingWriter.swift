@@ -1,0 +1,206 @@
+import Dispatch
+import Synchronization
+
+/// Writes a file as a stream while hashing it: the SHA-256 of the whole file
+/// and, optionally, the CRC-32C of segments of it (one per tensor).
+///
+/// Three stages run at once, each on its own thread:
+/// 1. the caller copies the bytes into page-aligned buffers from
+///    ``IOBufferPool`` (a cache-sized piece at a time), adding each piece to
+///    the segment's CRC-32C while it is in cache;
+/// 2. a hash queue adds each full buffer to the file's SHA-256;
+/// 3. an I/O queue writes it with direct I/O (``DurableFile/writeBlock(_:)``),
+///    so the device, not the processor, copies it, and the page cache is left
+///    alone.
+/// A writer holds at most three buffers, so the caller runs at most two
+/// buffers ahead of the disk. A write failure is thrown by the next `write` or
+/// by `finish`. The end of the file, shorter than a block, goes through the
+/// page cache; `finish` makes everything durable.
+///
+/// It is a programmer error to use one writer from two threads at once. Call
+/// `finish` or `abandon` before dropping a writer.
+public final class ChecksummingWriter: @unchecked Sendable {
+    /// The file written to.
+    public let file: DurableFile
+    /// Whether bytes are hashed; without it every digest is empty.
+    public let isHashing: Bool
+
+    /// The size of the blocks handed to the device (one pool buffer).
+    public static var blockSize: Int { IOBufferPool.shared.bufferSize }
+
+    private var sha = Checksum()
+    private var segment: CRC32C?
+    private let pool = IOBufferPool.shared
+    /// Bytes are copied and hashed in pieces of this size (cache-resident).
+    private static let pieceSize = 512 << 10
+    /// Buffers this writer holds at most.
+    private static let maxBuffers = 3
+
+    private var filling: IOBuffer?
+    private var filled = 0
+    private var held = 0
+    private var streamed: Int64 = 0
+    /// The hash and I/O stages, started by the first full buffer.
+    private var stages: (hash: WorkerThread, io: WorkerThread)?
+    /// Buffers the I/O stage has finished with, for the caller to refill.
+    private let returned = Mutex<[IOBuffer]>([])
+    private let returnedCount = DispatchSemaphore(value: 0)
+    private let failure = Mutex<ResumableError?>(nil)
+    private let faultScope = FaultScope.capture()
+
+    /// A writer to `file`.
+    /// - Parameter hashing: `false` writes the same way without hashing (every
+    ///   digest is then empty). It exists to measure what checksums cost;
+    ///   checkpoints are always written with hashing on.
+    public init(file: DurableFile, hashing: Bool = true) {
+        self.file = file
+        self.isHashing = hashing
+    }
+
+    deinit {
+        drain()
+    }
+
+    /// Bytes accepted so far (written, or queued to be).
+    public var bytesWritten: Int64 { streamed }
+
+    /// Starts a segment (one tensor's bytes) whose CRC-32C is computed besides the file's SHA-256.
+    public func beginSegment() { segment = CRC32C() }
+
+    /// Ends the current segment and returns its CRC-32C.
+    public func endSegment() -> String {
+        let digest = isHashing ? (segment ?? CRC32C()).finalize() : ""
+        segment = nil
+        return digest
+    }
+
+    /// Copies, hashes and queues `bytes` for writing.
+    /// - Throws: the error of an earlier write that failed.
+    public func write(_ bytes: UnsafeRawBufferPointer) throws {
+        guard let source = bytes.baseAddress else { return }
+        var done = 0
+        while done < bytes.count {
+            let buffer = try currentBuffer()
+            let n = min(bytes.count - done, buffer.capacity - filled, Self.pieceSize)
+            let piece = UnsafeMutableRawBufferPointer(start: buffer.base + filled, count: n)
+            piece.copyMemory(from: UnsafeRawBufferPointer(start: source + done, count: n))
+            if isHashing { segment?.update(UnsafeRawBufferPointer(piece)) }
+            filled += n
+            done += n
+            streamed += Int64(n)
+            if filled == buffer.capacity { submit() }
+        }
+    }
+
+    /// Copies, hashes and queues an array's bytes.
+    public func write(_ bytes: [UInt8]) throws {
+        try bytes.withUnsafeBytes { (raw: UnsafeRawBufferPointer) throws in try write(raw) }
+    }
+
+    /// Writes what is left, makes the file durable, closes it and returns its
+    /// size and SHA-256.
+    public func finish() throws -> (bytes: Int64, sha256: String) {
+        if stages == nil, let buffer = filling {
+            // All of it fits in one buffer: no stages needed.
+            let bytes = UnsafeRawBufferPointer(start: buffer.base, count: filled)
+            if isHashing { sha.update(bytes) }
+            do {
+                try file.writeBlock(bytes)
+            } catch {
+                drain()
+                throw error
+            }
+        } else if filled > 0 {
+            submit()
+        }
+        drain()
+        if let error = failure.withLock({ $0 }) { throw error }
+        try file.sync()
+        try file.close()
+        return (file.offset, isHashing ? sha.finalize() : "")
+    }
+
+    /// Waits for queued writes and closes the file without making it durable
+    /// (the caller removes it).
+    public func abandon() {
+        drain()
+        try? file.close()
+    }
+
+    /// The buffer being filled, taking one when there is none.
+    private func currentBuffer() throws -> IOBuffer {
+        if let filling { return filling }
+        if let error = failure.withLock({ $0 }) { throw error }
+        let buffer: IOBuffer
+        if returnedCount.wait(timeout: .now()) == .success {
+            buffer = returned.withLock { $0.removeLast() }
+        } else if held < Self.maxBuffers, let fresh = (held == 0 ? pool.acquire() : pool.tryAcquire()) {
+            held += 1
+            buffer = fresh
+        } else {
+            returnedCount.wait()
+            buffer = returned.withLock { $0.removeLast() }
+        }
+        filling = buffer
+        filled = 0
+        return buffer
+    }
+
+    /// Hands the buffer being filled to the I/O queue.
+    private func submit() {
+        guard let buffer = filling else { return }
+        let count = filled
+        filling = nil
+        filled = 0
+        let scope = faultScope
+        nonisolated(unsafe) let bytes = UnsafeRawBufferPointer(start: buffer.base, count: count)
+        let write: @Sendable () -> Void = { [self] in
+            FaultScope.restoring(scope) {
+                if failure.withLock({ $0 == nil }) {
+                    do {
+                        try file.writeBlock(bytes)
+                    } catch let error as ResumableError {
+                        failure.withLock { $0 = $0 ?? error }
+                    } catch {
+                        failure.withLock { $0 = $0 ?? ResumableError(.io, "writing \(file.path) failed: \(error)", path: file.path) }
+                    }
+                }
+            }
+            returned.withLock { $0.append(buffer) }
+            returnedCount.signal()
+        }
+        let stages = self.stages ?? (WorkerThread(), WorkerThread())
+        self.stages = stages
+        guard isHashing else {
+            stages.io.async(write)
+            return
+        }
+        // Hashed in order by the hash stage, then written in order by the I/O stage.
+        stages.hash.async { [self] in
+            sha.update(bytes)
+            stages.io.async(write)
+        }
+    }
+
+    /// Waits for the stages to finish and gives every buffer back to the pool.
+    private func drain() {
+        if let stages {
+            stages.hash.finish()
+            stages.io.finish()
+            self.stages = nil
+        }
+        releaseBuffers()
+    }
+
+    private func releaseBuffers() {
+        if let filling {
+            pool.release(filling)
+            self.filling = nil
+            held -= 1
+        }
+        while returnedCount.wait(timeout: .now()) == .success {
+            pool.release(returned.withLock { $0.removeLast() })
+            held -= 1
+        }
+    }
+}

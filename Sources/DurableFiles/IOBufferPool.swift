@@ -1,0 +1,60 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Dispatch
+import Synchronization
+
+/// A page-aligned I/O buffer from an ``IOBufferPool``.
+struct IOBuffer: @unchecked Sendable {
+    let base: UnsafeMutableRawPointer
+    let capacity: Int
+}
+
+/// Page-aligned I/O buffers, allocated once and kept for the life of the
+/// process, so saves do not pay for fresh memory: on a machine that hands idle
+/// memory back to its host, first-touching a fresh buffer costs more than
+/// writing it. At most `limit` buffers exist, which bounds what a save needs
+/// beyond the caller's tensors (`limit × bufferSize`, 48 MiB).
+final class IOBufferPool: Sendable {
+    static let shared = IOBufferPool(bufferSize: 8 << 20, limit: 6)
+
+    let bufferSize: Int
+    private let slots: DispatchSemaphore
+    private let free = Mutex<[IOBuffer]>([])
+
+    init(bufferSize: Int, limit: Int) {
+        self.bufferSize = bufferSize
+        slots = DispatchSemaphore(value: limit)
+    }
+
+    /// A buffer, waiting for one to be released when all are in use.
+    func acquire() -> IOBuffer {
+        slots.wait()
+        return take()
+    }
+
+    /// A buffer if one is free or may be made, else `nil`.
+    func tryAcquire() -> IOBuffer? {
+        guard slots.wait(timeout: .now()) == .success else { return nil }
+        return take()
+    }
+
+    /// Gives a buffer back for reuse.
+    func release(_ buffer: IOBuffer) {
+        free.withLock { $0.append(buffer) }
+        slots.signal()
+    }
+
+    private func take() -> IOBuffer {
+        if let b = free.withLock({ $0.popLast() }) { return b }
+        var p: UnsafeMutableRawPointer?
+        guard posix_memalign(&p, DurableFile.directIOAlignment, bufferSize) == 0, let p else {
+            fatalError("out of memory allocating a \(bufferSize)-byte I/O buffer")
+        }
+        return IOBuffer(base: p, capacity: bufferSize)
+    }
+}
