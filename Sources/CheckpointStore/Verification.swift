@@ -58,39 +58,48 @@ extension CheckpointStore {
         try Self.verify(checkpoint)
     }
 
-    /// Verifies a checkpoint directory, without a store.
+    /// Verifies a checkpoint directory, without a store. Files are checked in
+    /// parallel, one per core (the shards of a large tensor set hash at once).
     public static func verify(_ checkpoint: Checkpoint) throws -> VerificationReport {
+        let outcomes = Parallel.map(checkpoint.manifest.files) { record in verify(record, of: checkpoint) }
         var problems: [FileProblem] = []
         var checked: Int64 = 0
-        for record in checkpoint.manifest.files {
-            let path = checkpoint.path(of: record.name)
-            guard FileSystem.exists(path) else {
-                problems.append(FileProblem(file: record.name, tensors: [], reason: "the file is missing"))
-                continue
-            }
-            let mapped: MappedFile
-            do {
-                mapped = try MappedFile(path: path)
-            } catch let error as ResumableError {
-                problems.append(FileProblem(file: record.name, tensors: [], reason: error.message))
-                continue
-            }
-            let size = Int64(mapped.bytes.count)
-            if size != record.bytes {
-                problems.append(.sizeMismatch(file: record.name, size: size, recorded: record.bytes))
-                continue
-            }
-            mapped.adviseSequential()
-            checked += size
-            let digest = Checksum.sha256(mapped.bytes)
-            if digest != record.sha256 {
-                problems.append(
-                    FileProblem(
-                        file: record.name, tensors: damagedTensors(in: mapped.bytes, path: path, record: record),
-                        reason: "its SHA-256 is \(digest.prefix(12))…, the manifest records \(record.sha256.prefix(12))…"))
-            }
+        for case .success(let (problem, bytes)) in outcomes {
+            if let problem { problems.append(problem) }
+            checked += bytes
         }
         return VerificationReport(step: checkpoint.step, directory: checkpoint.directory, problems: problems, bytesChecked: checked)
+    }
+
+    /// Checks one file: its problem, if any, and the bytes hashed.
+    private static func verify(_ record: FileRecord, of checkpoint: Checkpoint) -> (FileProblem?, Int64) {
+        let path = checkpoint.path(of: record.name)
+        guard FileSystem.exists(path) else {
+            return (FileProblem(file: record.name, tensors: [], reason: "the file is missing"), 0)
+        }
+        let mapped: MappedFile
+        do {
+            mapped = try MappedFile(path: path)
+        } catch let error as ResumableError {
+            return (FileProblem(file: record.name, tensors: [], reason: error.message), 0)
+        } catch {
+            return (FileProblem(file: record.name, tensors: [], reason: "\(error)"), 0)
+        }
+        let size = Int64(mapped.bytes.count)
+        if size != record.bytes {
+            return (.sizeMismatch(file: record.name, size: size, recorded: record.bytes), 0)
+        }
+        mapped.adviseSequential()
+        let digest = Checksum.sha256(mapped.bytes)
+        guard digest == record.sha256 else {
+            return (
+                FileProblem(
+                    file: record.name, tensors: damagedTensors(in: mapped.bytes, path: path, record: record),
+                    reason: "its SHA-256 is \(digest.prefix(12))…, the manifest records \(record.sha256.prefix(12))…"),
+                size
+            )
+        }
+        return (nil, size)
     }
 
     /// The tensors whose bytes no longer match their recorded digest, or the
