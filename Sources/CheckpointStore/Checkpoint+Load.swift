@@ -14,8 +14,15 @@ extension Checkpoint {
         guard !listed.contains(name), listed.contains(indexName) else {
             return try SafeTensorsShards(path: path(of: name))
         }
-        return try SafeTensorsShards(
-            indexPath: path(of: indexName), expectedShards: listed.filter { ShardLayout.isShard($0, of: name) })
+        do {
+            return try SafeTensorsShards(
+                indexPath: path(of: indexName), expectedShards: listed.filter { ShardLayout.isShard($0, of: name) })
+        } catch let error as ResumableError where error.code == .notFound && error.path == path(of: indexName) {
+            throw ResumableError(
+                .corrupt,
+                "\(path(of: indexName)), the index of the sharded \(name), is missing though the manifest lists it. The checkpoint is damaged; run `resumable verify` on it, or resume from another checkpoint.",
+                path: path(of: indexName))
+        }
     }
 
     /// The names under which ``tensors(named:)`` opens the checkpoint's tensor

@@ -46,7 +46,7 @@ public final class SafeTensorsShards: @unchecked Sendable {
         let index = try ShardIndex(contentsOf: indexPath)
         let names = index.shardNames
         if let expectedShards, let extra = expectedShards.subtracting(names).sorted().first {
-            throw ShardIndex.invalid(indexPath, "the shard \(extra) belongs to the set but the index names none of its tensors")
+            throw Self.mismatch(indexPath, "the shard \(extra) belongs to the set but the index names none of its tensors")
         }
         let directory = FilePath.parent(of: indexPath)
         var files: [SafeTensorsFile] = []
@@ -57,17 +57,17 @@ public final class SafeTensorsShards: @unchecked Sendable {
             do {
                 file = try SafeTensorsFile(path: FilePath.join(directory, name))
             } catch let error as ResumableError where error.code == .notFound {
-                throw ShardIndex.invalid(indexPath, "it names the shard \(name), which is missing")
+                throw Self.mismatch(indexPath, "the shard \(name) is missing")
             }
             for (i, t) in file.tensors.enumerated() {
                 if let seen = location[t.name] {
-                    throw ShardIndex.invalid(indexPath, "tensor \"\(t.name)\" is in both \(names[seen.file]) and \(name)")
+                    throw Self.mismatch(indexPath, "tensor \"\(t.name)\" is in both \(names[seen.file]) and \(name)")
                 }
                 guard let listed = index.weightMap[t.name] else {
-                    throw ShardIndex.invalid(indexPath, "the shard \(name) holds tensor \"\(t.name)\", which the index does not list")
+                    throw Self.mismatch(indexPath, "the shard \(name) holds tensor \"\(t.name)\", which the index does not list")
                 }
                 guard listed == name else {
-                    throw ShardIndex.invalid(indexPath, "tensor \"\(t.name)\" is in \(name), but the index says \(listed)")
+                    throw Self.mismatch(indexPath, "tensor \"\(t.name)\" is in \(name), but the index says \(listed)")
                 }
                 location[t.name] = (f, i)
                 tensors.append(t)
@@ -75,7 +75,7 @@ public final class SafeTensorsShards: @unchecked Sendable {
             files.append(file)
         }
         if let absent = index.weightMap.keys.sorted().first(where: { location[$0] == nil }) {
-            throw ShardIndex.invalid(indexPath, "it puts tensor \"\(absent)\" in \(index.weightMap[absent] ?? ""), which has no such tensor")
+            throw Self.mismatch(indexPath, "it puts tensor \"\(absent)\" in \(index.weightMap[absent] ?? ""), which has no such tensor")
         }
         self.files = files
         self.tensors = tensors
@@ -118,5 +118,13 @@ public final class SafeTensorsShards: @unchecked Sendable {
             throw ResumableError(.notFound, "\(path) has no tensor named \"\(name)\".", path: path)
         }
         return file
+    }
+
+    /// Shards that do not match their index: what differs, which index, what to do.
+    static func mismatch(_ indexPath: String, _ reason: String) -> ResumableError {
+        ResumableError(
+            .corrupt,
+            "the shards of \(indexPath) do not match it: \(reason). A file of the sharded tensor set is missing or damaged; restore it, or resume from another checkpoint.",
+            path: indexPath)
     }
 }

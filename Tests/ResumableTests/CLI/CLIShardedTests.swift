@@ -45,8 +45,8 @@ struct CLIShardedTests {
         #expect(missing.status == 65, "\(missing)")
         #expect(missing.stdout.contains("model.safetensors.index.json: the file is missing"), "\(missing)")
         let inspect = try TestSupport.resumable("inspect", run)
-        #expect(inspect.status != 0)
-        #expect(inspect.stderr.contains("model.safetensors.index.json"), "\(inspect)")
+        #expect(inspect.status == 65, "\(inspect)")
+        #expect(inspect.stderr.contains("model.safetensors.index.json, the index of the sharded model.safetensors, is missing"), "\(inspect)")
     }
 
     @Test("diff of a sharded and a single-file checkpoint of the same tensors exits 0")

@@ -33,7 +33,7 @@ struct HostileShardIndexTests {
         Case(
             label: "missing shard",
             index: #"{"weight_map": {"a": "\#(first)", "b": "\#(first)", "c": "model-00003-of-00003.safetensors"}}"#,
-            says: "model-00003-of-00003.safetensors, which is missing"),
+            says: "the shard model-00003-of-00003.safetensors is missing"),
         Case(
             label: "tensor absent from its shard",
             index: #"{"weight_map": {"a": "\#(first)", "b": "\#(first)", "c": "\#(second)", "ghost": "\#(second)"}}"#,

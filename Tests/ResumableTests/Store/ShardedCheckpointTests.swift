@@ -132,7 +132,7 @@ struct ShardedCheckpointTests {
         let error = #expect(throws: ResumableError.self) { _ = try checkpoint.tensors() }
         #expect(error?.code == .corrupt)
         #expect(error?.message.contains("model.safetensors.index.json") == true)
-        #expect(error?.message.contains("\(shard), which is missing") == true)
+        #expect(error?.message.contains("the shard \(shard) is missing") == true)
     }
 
     @Test("a sharded and a single-file checkpoint of the same tensors compare equal; the index is not a file difference")
