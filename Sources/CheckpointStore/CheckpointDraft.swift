@@ -70,7 +70,16 @@ public final class CheckpointDraft: @unchecked Sendable {
             files.append(FileRecord(name: name, bytes: written.bytes, sha256: written.sha256, tensorCRC32C: written.tensorCRC32C))
             return
         }
-        let groups = ShardLayout.split(sizes, into: count)
+        try writeShards(
+            tensors, groups: ShardLayout.split(sizes, into: count), metadata: metadata, named: name, payloadBytes: payload)
+    }
+
+    /// Writes `tensors` as the shards `groups` of the tensor file `name`, in
+    /// one multi-file write, then its index.
+    private func writeShards(
+        _ tensors: [TensorSource], groups: [Range<Int>], metadata: [String: String], named name: String, payloadBytes: Int
+    ) throws {
+        let indexName = ShardLayout.indexName(of: name)
         try Manifest.validateFileName(indexName, manifestPath: "the checkpoint being written")
         var specs: [SafeTensorsWriter.FileSpec] = []
         var weightMap: [String: String] = [:]
@@ -86,7 +95,7 @@ public final class CheckpointDraft: @unchecked Sendable {
             let shardName = FilePath.lastComponent(of: spec.path)
             files.append(FileRecord(name: shardName, bytes: w.bytes, sha256: w.sha256, tensorCRC32C: w.tensorCRC32C))
         }
-        try writeJSON(named: indexName, ShardIndex(totalSize: Int64(payload), weightMap: weightMap).json)
+        try writeJSON(named: indexName, ShardIndex(totalSize: Int64(payloadBytes), weightMap: weightMap).json)
     }
 
     /// Writes a file from bytes.
