@@ -93,7 +93,10 @@ public struct CheckpointComparison: Sendable {
         return result
     }
 
-    static func isTensorFile(_ name: String) -> Bool { name.hasSuffix(".safetensors") }
+    /// Safetensors files and shard indexes: compared tensor by tensor, not as files.
+    static func isTensorFile(_ name: String) -> Bool {
+        name.hasSuffix(".safetensors") || name.hasSuffix(".safetensors.index.json")
+    }
 
     private mutating func compareTensors() throws {
         let filesA = try Self.openTensorFiles(of: a)
@@ -132,7 +135,7 @@ public struct CheckpointComparison: Sendable {
     }
 
     private static func openTensorFiles(of checkpoint: Checkpoint) throws -> [SafeTensorsFile] {
-        try checkpoint.manifest.files.map(\.name).filter(isTensorFile).sorted().map { try checkpoint.tensors(named: $0) }
+        try checkpoint.tensorSetNames.flatMap { try checkpoint.tensors(named: $0).files }
     }
 
     /// Tensors by name; a name found in two files of one checkpoint is kept under `file/name` for the second.

@@ -17,7 +17,7 @@ enum LoadBench {
         let tensorFile = try CheckpointStore(directory: run).latest()?.checkpoint.path(of: "model.safetensors") ?? ""
 
         /// One timed operation; returns what must stay alive until the clock stops.
-        func operation() throws -> (SafeTensorsFile, [[Float]], UInt64) {
+        func operation() throws -> (SafeTensorsShards, [[Float]], UInt64) {
             let store = try CheckpointStore(directory: run)
             guard let checkpoint = try store.latest()?.checkpoint else { throw BenchFailure("no checkpoint in \(run)") }
             let file = try checkpoint.tensors()
@@ -32,7 +32,7 @@ enum LoadBench {
                     if copy {
                         for a in arrays { a.withUnsafeBytes { sum &+= Measurement.touch($0) } }
                     } else {
-                        for t in file.tensors { sum &+= Measurement.touch(file.bytes(of: t)) }
+                        for t in file.tensors { sum &+= Measurement.touch(try file.bytes(of: t.name)) }
                     }
                 }
             }
@@ -56,7 +56,7 @@ enum LoadBench {
             if cold { how = "cold (\(Measurement.dropCaches(files: [tensorFile])))" }
             let before = Measurement.status("VmRSS")
             Measurement.resetPeak()
-            var kept: (SafeTensorsFile, [[Float]], UInt64)?
+            var kept: (SafeTensorsShards, [[Float]], UInt64)?
             let t = try Measurement.time { kept = try operation() }
             peak = max(peak, Measurement.status("VmHWM") - before)
             if kept?.2 == 1 { print("") }  // keeps the touched sum alive

@@ -3,9 +3,12 @@ import Resumable
 /// What `inspect` shows of a checkpoint: its manifest, its tensors per
 /// safetensors file, and the top-level keys of `state.json`.
 struct CheckpointInspection {
-    /// One safetensors file's header.
+    /// One tensor set's headers: a safetensors file, or a sharded set by the
+    /// name of its index without `.index.json`.
     struct TensorFile {
         var name: String
+        /// The files holding it: the file itself, or the shards.
+        var files: [String]
         var tensors: [TensorInfo]
         var metadata: [String: String]
     }
@@ -19,9 +22,12 @@ struct CheckpointInspection {
     /// - Throws: `.corrupt` for a malformed safetensors header or state file.
     init(_ checkpoint: Checkpoint) throws {
         self.checkpoint = checkpoint
-        for record in checkpoint.manifest.files where record.name.hasSuffix(".safetensors") {
-            let file = try checkpoint.tensors(named: record.name)
-            tensorFiles.append(TensorFile(name: record.name, tensors: file.tensors, metadata: file.metadata))
+        for name in checkpoint.tensorSetNames {
+            let set = try checkpoint.tensors(named: name)
+            tensorFiles.append(
+                TensorFile(
+                    name: name, files: set.files.map { FilePath.lastComponent(of: $0.path) }, tensors: set.tensors,
+                    metadata: set.metadata))
         }
         if checkpoint.manifest.files.contains(where: { $0.name == "state.json" }) {
             let path = checkpoint.path(of: "state.json")
@@ -43,6 +49,7 @@ struct CheckpointInspection {
                 tensorFiles.map { file in
                     .object([
                         "name": .string(file.name),
+                        "files": .array(file.files.map { .string($0) }),
                         "metadata": .object(file.metadata.mapValues { .string($0) }),
                         "tensors": .array(file.tensors.map(Self.json)),
                     ])
@@ -80,7 +87,8 @@ struct CheckpointInspection {
         for f in m.files { files.append([f.name, String(f.bytes), String(f.sha256.prefix(16)) + "…"]) }
         out += indent(files.rendered())
         for file in tensorFiles {
-            out += "\nTensors in \(file.name) (\(file.tensors.count))\n"
+            let shards = file.files == [file.name] ? "" : ", \(file.files.count) shards"
+            out += "\nTensors in \(file.name) (\(file.tensors.count)\(shards))\n"
             var table = TextTable([("NAME", .left), ("DTYPE", .left), ("SHAPE", .left), ("BYTES", .right)])
             for t in file.tensors {
                 table.append([t.name, t.dtype.rawValue, "[" + t.shape.map(String.init).joined(separator: ", ") + "]", String(t.byteCount)])

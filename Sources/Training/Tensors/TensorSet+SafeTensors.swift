@@ -13,7 +13,7 @@ extension TensorSet {
     /// from `file`, checking dtype and shape.
     /// - Throws: `.corrupt` when a tensor is missing or has another dtype or
     ///   shape than the program declares (the checkpoint is from another model).
-    public static func read(like template: TensorSet, prefix: String = "", from file: SafeTensorsFile) throws -> TensorSet {
+    public static func read(like template: TensorSet, prefix: String = "", from file: SafeTensorsShards) throws -> TensorSet {
         var result = TensorSet()
         for name in template.names {
             let key = prefix + name
