@@ -14,7 +14,9 @@ enum LoadBench {
         let cold = options.phase == "cold"
         let copy = options.method == "copy"
         guard options.phase == "cold" || options.phase == "warm" else { throw BenchFailure("--phase cold|warm") }
-        let tensorFile = try CheckpointStore(directory: run).latest()?.checkpoint.path(of: "model.safetensors") ?? ""
+        // Every file of the checkpoint (the shards and their index too), for dropping their cached pages.
+        let checkpointFiles = try CheckpointStore(directory: run).latest().map { r in
+            r.checkpoint.manifest.files.map { r.checkpoint.path(of: $0.name) } } ?? []
 
         /// One timed operation; returns what must stay alive until the clock stops.
         func operation() throws -> (SafeTensorsShards, [[Float]], UInt64) {
@@ -53,7 +55,7 @@ enum LoadBench {
         var peak = 0
         var how = "warm"
         for _ in 0..<options.reps {
-            if cold { how = "cold (\(Measurement.dropCaches(files: [tensorFile])))" }
+            if cold { how = "cold (\(Measurement.dropCaches(files: checkpointFiles)))" }
             let before = Measurement.status("VmRSS")
             Measurement.resetPeak()
             var kept: (SafeTensorsShards, [[Float]], UInt64)?

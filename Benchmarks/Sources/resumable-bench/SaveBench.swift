@@ -21,10 +21,28 @@ enum SaveBench {
             if checksums {
                 try store.commit(step: 1) { draft in try draft.writeTensors(sources) }
             } else {
-                // The same commit, with the tensor file written without hashing.
+                // The same commit, the tensors laid out in the same files (shards,
+                // index) as `writeTensors` lays them out, written without hashing.
                 let draft = try store.beginCheckpoint(step: 1)
-                try SafeTensorsWriter.write(
-                    sources, to: FilePath.join(draft.stagingDirectory, "model.safetensors"), checksums: false)
+                let name = "model.safetensors"
+                let sizes = sources.map { $0.expectedByteCount ?? 0 }
+                let count = ShardPolicy.automatic.shardCount(
+                    payloadBytes: sizes.reduce(0, +), tensorCount: sources.count,
+                    processorCount: sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+                let groups = ShardLayout.split(sizes, into: count)
+                let files = groups.enumerated().map { i, g in
+                    SafeTensorsWriter.FileSpec(
+                        path: FilePath.join(
+                            draft.stagingDirectory, count == 1 ? name : ShardLayout.shardName(of: name, index: i, count: count)),
+                        tensors: Array(sources[g]))
+                }
+                try SafeTensorsWriter.write(files: files, checksums: false)
+                if count > 1 {
+                    let map = groups.enumerated().flatMap { i, g in
+                        sources[g].map { ($0.name, ShardLayout.shardName(of: name, index: i, count: count)) }
+                    }
+                    try draft.writeJSON(named: ShardLayout.indexName(of: name), ShardIndex(totalSize: Int64(sizes.reduce(0, +)), weightMap: Dictionary(uniqueKeysWithValues: map)).json)
+                }
                 try store.commit(draft)
             }
         }
