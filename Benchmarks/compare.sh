@@ -85,6 +85,7 @@ for round in $(seq 1 $ROUNDS); do
 done
 log "limits: memory copy, SHA-256"
 "$BIN" memcpy --reps 5 >> "$RESULTS"
+"$BIN" memcpy-idle >> "$RESULTS"
 "$BIN" sha256 --reps 3 >> "$RESULTS"
 log "asynchronous save"
 ours async

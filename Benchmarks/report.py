@@ -86,7 +86,7 @@ def main(path):
           f"range {f(rng('dd conv=fsync', runs, size, min))}–{f(rng('dd conv=fsync', runs, size, max))}); "
           f"dd bs=16M oflag=direct conv=fsync {f(gbps('dd oflag=direct', 'limit'))} GB/s "
           f"(n={len(runs.get(('dd oflag=direct', 'limit'), []))}); "
-          f"memcpy {f(gbps('memcpy', 'limit'))} GB/s; SHA-256 one core {f(gbps('sha256', 'limit'))} GB/s")
+          f"memcpy {f(gbps('memcpy', 'limit'))} GB/s (all cores into memory idle 2.5 s: {f(gbps('memcpy-idle', 'limit'))}); SHA-256 one core {f(gbps('sha256', 'limit'))} GB/s")
     a_block, a_sync = med("resumable-async", "async-block"), med("resumable-async", "sync-save")
     a_first = med("resumable-async", "async-first-block")
     a_prepared = med("resumable-async", "async-first-block-prepared")

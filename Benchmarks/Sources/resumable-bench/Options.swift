@@ -20,7 +20,7 @@ struct Options {
           async                               blocking time of an asynchronous save vs a synchronous one
           listing                             ls / latest / status on a run of --count checkpoints
           resume --binary DIGITS              process start to the first resumed step of the digits example
-          memcpy|sha256                       memory copy and SHA-256 bandwidth
+          memcpy|memcpy-idle|sha256           memory copy (one core; all cores into memory idle 2.5 s), SHA-256
         options: --dir DIR  --d-model N  --no-adam  --reps N  --phase cold|warm  --count N  --binary PATH
         Prints one JSON object per result on stdout.
         """

@@ -14,6 +14,7 @@ do {
     case "listing": try ListingBench.run(options)
     case "resume": try ResumeBench.run(options)
     case "memcpy": LimitsBench.memcpy(options)
+    case "memcpy-idle": LimitsBench.memcpyIdle(options)
     case "sha256": LimitsBench.sha256(options)
     case "hash-probe": try HashProbe.run(options)
     default: throw BenchFailure(Options.usage)
