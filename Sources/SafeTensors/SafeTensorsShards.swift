@@ -43,19 +43,32 @@ public final class SafeTensorsShards: @unchecked Sendable {
     ///   the shards disagree on.
     public init(indexPath: String, expectedShards: Set<String>? = nil) throws {
         path = indexPath
-        let index = try ShardIndex(contentsOf: indexPath)
+        let directory = FilePath.parent(of: indexPath)
+        // The index and the shards the caller knows of are opened at once: on
+        // a cold cache each is a disk round trip.
+        let known = expectedShards?.sorted() ?? []
+        let opened = Parallel.map([nil] + known.map { Optional($0) }) { name -> Opened in
+            guard let name else { return .index(try ShardIndex(contentsOf: indexPath)) }
+            return .shard(try SafeTensorsFile(path: FilePath.join(directory, name)))
+        }
+        guard case .index(let index) = try opened[0].get() else { preconditionFailure("the first job opens the index") }
+        var prefetched: [String: Result<Opened, any Error>] = [:]
+        for (name, result) in zip(known, opened.dropFirst()) { prefetched[name] = result }
         let names = index.shardNames
         if let expectedShards, let extra = expectedShards.subtracting(names).sorted().first {
             throw Self.mismatch(indexPath, "the shard \(extra) belongs to the set but the index names none of its tensors")
         }
-        let directory = FilePath.parent(of: indexPath)
         var files: [SafeTensorsFile] = []
         var tensors: [TensorInfo] = []
         var location: [String: (file: Int, tensor: Int)] = [:]
         for (f, name) in names.enumerated() {
             let file: SafeTensorsFile
             do {
-                file = try SafeTensorsFile(path: FilePath.join(directory, name))
+                if case .shard(let f) = try prefetched[name]?.get() {
+                    file = f
+                } else {
+                    file = try SafeTensorsFile(path: FilePath.join(directory, name))
+                }
             } catch let error as ResumableError where error.code == .notFound {
                 throw Self.mismatch(indexPath, "the shard \(name) is missing")
             }
@@ -127,4 +140,10 @@ public final class SafeTensorsShards: @unchecked Sendable {
             "the shards of \(indexPath) do not match it: \(reason). A file of the sharded tensor set is missing or damaged; restore it, or resume from another checkpoint.",
             path: indexPath)
     }
+}
+
+/// What one job of opening a sharded set produced.
+private enum Opened {
+    case index(ShardIndex)
+    case shard(SafeTensorsFile)
 }
