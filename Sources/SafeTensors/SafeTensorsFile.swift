@@ -18,6 +18,12 @@ public final class SafeTensorsFile: @unchecked Sendable {
     public init(path: String) throws {
         self.path = path
         mapped = try MappedFile(path: path)
+        // Read just the header from a cold file, not a whole read-ahead window.
+        mapped.prefetchPrefix(64 << 10)
+        if mapped.bytes.count >= 8 {
+            let length = mapped.bytes.loadUnaligned(as: UInt64.self).littleEndian
+            if length > (64 << 10) - 8, length < UInt64(mapped.bytes.count) { mapped.prefetchPrefix(8 + Int(length)) }
+        }
         header = try SafeTensorsHeader.parse(mapped.bytes, path: path)
         var index: [String: Int] = [:]
         index.reserveCapacity(header.tensors.count)
