@@ -30,6 +30,29 @@ struct CLICommitTests {
         #expect(text.stdout == CLIFixture.checkpoint(run, 20) + "\n")
     }
 
+    @Test("a file of several I/O blocks commits byte-identical with direct I/O and through the page cache (RESUMABLE_DIRECT_IO=0)")
+    func directAndBufferedWrites() throws {
+        let source = TestSupport.temporaryDirectory("commit-large") + "/src"
+        try FileSystem.createDirectory(source)
+        // Three and a half blocks of the writer, and an odd tail.
+        let count = (ChecksummingWriter.blockSize * 7 / 2 + 1234) / 4
+        let values = (0..<count).map { Float($0 % 9973) * 0.5 }
+        let file = source + "/model.safetensors"
+        try SafeTensorsWriter.write([TensorSource(name: "w", dtype: .f32, shape: [count], values: values)], to: file)
+        let expected = try Checksum.sha256(ofFile: file)
+        let run = TestSupport.temporaryDirectory("commit-large") + "/run"
+        for (step, env) in [(1, [String: String]()), (2, ["RESUMABLE_DIRECT_IO": "0"])] {
+            let outcome = try TestSupport.resumable("commit", run, "--step", String(step), source, environment: env)
+            #expect(outcome.status == 0, "\(outcome)")
+            let checkpoint = try CheckpointStore(directory: run).checkpoint(step: Int64(step))
+            #expect(checkpoint.manifest.files.first { $0.name == "model.safetensors" }?.sha256 == expected, "step \(step)")
+            #expect(try Checksum.sha256(ofFile: checkpoint.path(of: "model.safetensors")) == expected, "step \(step)")
+            #expect(try checkpoint.tensors().array("w", as: Float.self) == values, "step \(step)")
+        }
+        let verify = try TestSupport.resumable("verify", run + "@step-1")
+        #expect(verify.status == 0, "\(verify)")
+    }
+
     @Test("--move renames the files in; retention prunes after the commit")
     func moveAndRetention() throws {
         let run = TestSupport.temporaryDirectory("commit-move") + "/run"
