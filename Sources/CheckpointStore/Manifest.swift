@@ -210,14 +210,10 @@ public struct Manifest: Sendable {
 
     /// Checks that a checkpoint file name stays inside the checkpoint directory.
     public static func validateFileName(_ name: String, manifestPath: String) throws {
-        let bad =
-            name.isEmpty || name == "." || name == ".." || name.contains("/") || name.contains("\\")
-            || name == "manifest.json" || name.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F }
-            || name.utf8.count > 255
-        if bad {
+        if !FilePath.isPlainName(name) || name == "manifest.json" {
             throw invalid(
                 manifestPath,
-                "it names the file \"\(name.unicodeScalars.map { $0.value < 0x20 ? "?" : String($0) }.joined())\", which is not a plain file name inside the checkpoint")
+                "it names the file \"\(FilePath.printable(name))\", which is not a plain file name inside the checkpoint")
         }
     }
 

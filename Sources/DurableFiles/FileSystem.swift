@@ -201,6 +201,19 @@ public enum FileSystem {
 
 /// Small path helpers on plain strings.
 public enum FilePath {
+    /// Whether `name` is a plain file name that stays inside its directory: not
+    /// empty, `.` or `..`, no `/` or `\`, no control characters, at most 255 bytes.
+    /// Names read from files Resumable did not write are checked with it.
+    public static func isPlainName(_ name: String) -> Bool {
+        !(name.isEmpty || name == "." || name == ".." || name.contains("/") || name.contains("\\")
+            || name.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F } || name.utf8.count > 255)
+    }
+
+    /// `name` with control characters shown as `?`, for messages.
+    public static func printable(_ name: String) -> String {
+        name.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "?" : String($0) }.joined()
+    }
+
     /// The directory part of a path (`"."` for a bare name).
     public static func parent(of path: String) -> String {
         var trimmed = Substring(path)

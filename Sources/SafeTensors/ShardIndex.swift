@@ -64,25 +64,14 @@ public struct ShardIndex: Sendable, Hashable {
             guard let file = shard.stringValue else {
                 throw Self.invalid(path, "the shard of tensor \"\(tensor)\" is not a string")
             }
-            guard Self.isPlainFileName(file) else {
+            guard FilePath.isPlainName(file) else {
                 throw Self.invalid(
                     path,
-                    "tensor \"\(tensor)\" is mapped to \"\(Self.printable(file))\", which is not a plain file name beside the index")
+                    "tensor \"\(tensor)\" is mapped to \"\(FilePath.printable(file))\", which is not a plain file name beside the index")
             }
             weightMap[tensor] = file
         }
         self.init(totalSize: totalSize, weightMap: weightMap)
-    }
-
-    /// A name that stays inside the index's directory: no `/`, `\`, `.`, `..`
-    /// or control characters, at most 255 bytes.
-    static func isPlainFileName(_ name: String) -> Bool {
-        !(name.isEmpty || name == "." || name == ".." || name.contains("/") || name.contains("\\")
-            || name.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F } || name.utf8.count > 255)
-    }
-
-    static func printable(_ name: String) -> String {
-        name.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "?" : String($0) }.joined()
     }
 
     /// A damaged or hostile index: what is wrong, which file, what to do.
