@@ -112,7 +112,6 @@ public final class SnapshotBuffer: @unchecked Sendable {
             } while start < region.count
         }
         nonisolated(unsafe) let destination = base
-        nonisolated(unsafe) let tensors = tensors
         let all = pieces
         let workers = max(1, min(all.count, sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         DispatchQueue.concurrentPerform(iterations: workers) { w in

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Dispatch
 import Synchronization
 
@@ -134,10 +137,19 @@ public final class ChecksummingWriter: @unchecked Sendable {
         let buffer: IOBuffer
         if returnedCount.wait(timeout: .now()) == .success {
             buffer = returned.withLock { $0.removeLast() }
-        } else if held < Self.maxBuffers, let fresh = (held == 0 ? pool.acquire() : pool.tryAcquire()) {
+        } else if held == 0 {
+            guard let fresh = pool.acquire() else {
+                throw ResumableError(
+                    .io, "cannot allocate an I/O buffer to write \(file.path): out of memory. Free memory and save again.",
+                    path: file.path, errno: ENOMEM)
+            }
+            held = 1
+            buffer = fresh
+        } else if held < Self.maxBuffers, let fresh = pool.tryAcquire() {
             held += 1
             buffer = fresh
         } else {
+            // Buffers are in flight: one comes back when its write is done.
             returnedCount.wait()
             buffer = returned.withLock { $0.removeLast() }
         }
@@ -169,7 +181,12 @@ public final class ChecksummingWriter: @unchecked Sendable {
             returned.withLock { $0.append(buffer) }
             returnedCount.signal()
         }
-        let stages = self.stages ?? (WorkerThread(), WorkerThread())
+        guard let stages = self.stages ?? Self.makeStages() else {
+            // No thread to be had: hash and write on the caller's thread.
+            if isHashing { sha.update(bytes) }
+            write()
+            return
+        }
         self.stages = stages
         guard isHashing else {
             stages.io.async(write)
@@ -180,6 +197,15 @@ public final class ChecksummingWriter: @unchecked Sendable {
             sha.update(bytes)
             stages.io.async(write)
         }
+    }
+
+    private static func makeStages() -> (hash: WorkerThread, io: WorkerThread)? {
+        guard let hash = WorkerThread() else { return nil }
+        guard let io = WorkerThread() else {
+            hash.finish()
+            return nil
+        }
+        return (hash, io)
     }
 
     /// Waits for the stages to finish and gives every buffer back to the pool.

@@ -33,8 +33,9 @@ final class IOBufferPool: Sendable {
         slots = DispatchSemaphore(value: limit)
     }
 
-    /// A buffer, waiting for one to be released when all are in use.
-    func acquire() -> IOBuffer {
+    /// A buffer, waiting for one to be released when all are in use; `nil`
+    /// only when memory for a new one cannot be had.
+    func acquire() -> IOBuffer? {
         slots.wait()
         return take()
     }
@@ -51,14 +52,15 @@ final class IOBufferPool: Sendable {
         slots.signal()
     }
 
-    private func take() -> IOBuffer {
+    private func take() -> IOBuffer? {
         if let b = free.withLock({ $0.popLast() }) { return b }
         // Aligned to, and asking for, 2 MiB huge pages: a direct write is then
         // handed to the device in a few large pieces instead of 2,048 pages,
         // which the disk queue would cut into many small requests.
         var p: UnsafeMutableRawPointer?
         guard posix_memalign(&p, Self.hugePageSize, bufferSize) == 0, let p else {
-            fatalError("out of memory allocating a \(bufferSize)-byte I/O buffer")
+            slots.signal()
+            return nil
         }
         #if os(Linux)
         _ = madvise(p, bufferSize, MADV_HUGEPAGE)

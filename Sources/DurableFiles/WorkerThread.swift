@@ -18,7 +18,8 @@ final class WorkerThread: Sendable {
     private let done = DispatchSemaphore(value: 0)
     private let stopping = Atomic<Bool>(false)
 
-    init() {
+    /// A new thread, or `nil` when the system has no thread to give.
+    init?() {
         let box = Unmanaged.passRetained(self).toOpaque()
         var thread = pthread_t()
         let rc = pthread_create(&thread, nil, { context in
@@ -26,7 +27,10 @@ final class WorkerThread: Sendable {
             worker.loop()
             return nil
         }, box)
-        precondition(rc == 0, "cannot start a worker thread (errno \(rc))")
+        guard rc == 0 else {
+            Unmanaged<WorkerThread>.fromOpaque(box).release()
+            return nil
+        }
         pthread_detach(thread)
     }
 

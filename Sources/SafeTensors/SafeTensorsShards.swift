@@ -48,10 +48,10 @@ public final class SafeTensorsShards: @unchecked Sendable {
         // a cold cache each is a disk round trip.
         let known = expectedShards?.sorted() ?? []
         let opened = Parallel.map([nil] + known.map { Optional($0) }) { name -> Opened in
-            guard let name else { return .index(try ShardIndex(contentsOf: indexPath)) }
-            return .shard(try SafeTensorsFile(path: FilePath.join(directory, name)))
+            guard let name else { return Opened(index: try ShardIndex(contentsOf: indexPath)) }
+            return Opened(shard: try SafeTensorsFile(path: FilePath.join(directory, name)))
         }
-        guard case .index(let index) = try opened[0].get() else { preconditionFailure("the first job opens the index") }
+        let index = try opened[0].get().index ?? ShardIndex(contentsOf: indexPath)
         var prefetched: [String: Result<Opened, any Error>] = [:]
         for (name, result) in zip(known, opened.dropFirst()) { prefetched[name] = result }
         let names = index.shardNames
@@ -64,7 +64,7 @@ public final class SafeTensorsShards: @unchecked Sendable {
         for (f, name) in names.enumerated() {
             let file: SafeTensorsFile
             do {
-                if case .shard(let f) = try prefetched[name]?.get() {
+                if let f = try prefetched[name]?.get().shard {
                     file = f
                 } else {
                     file = try SafeTensorsFile(path: FilePath.join(directory, name))
@@ -143,7 +143,7 @@ public final class SafeTensorsShards: @unchecked Sendable {
 }
 
 /// What one job of opening a sharded set produced.
-private enum Opened {
-    case index(ShardIndex)
-    case shard(SafeTensorsFile)
+private struct Opened {
+    var index: ShardIndex?
+    var shard: SafeTensorsFile?
 }
