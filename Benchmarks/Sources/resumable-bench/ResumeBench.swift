@@ -67,13 +67,13 @@ enum ResumeBench {
     static func readState(_ run: String) throws {
         let store = try CheckpointStore(directory: run)
         guard let checkpoint = try store.latest(verify: true)?.checkpoint else { throw BenchFailure("no checkpoint in \(run)") }
-        for file in checkpoint.manifest.files {
-            if file.name.hasSuffix(".safetensors") {
-                let tensors = try checkpoint.tensors(named: file.name)
-                for t in tensors.tensors where t.dtype == .f32 { _ = try tensors.array(t.name, as: Float.self) }
-            } else if file.name.hasSuffix(".json") {
-                _ = try JSONParser().parse(try FileSystem.readFile(checkpoint.path(of: file.name)))
-            }
+        // Tensor sets through `tensors(named:)` (a sharded set through its index, as a resume reads it).
+        for name in checkpoint.tensorSetNames {
+            let tensors = try checkpoint.tensors(named: name)
+            for t in tensors.tensors where t.dtype == .f32 { _ = try tensors.array(t.name, as: Float.self) }
+        }
+        for file in checkpoint.manifest.files where file.name.hasSuffix(".json") {
+            _ = try JSONParser().parse(try FileSystem.readFile(checkpoint.path(of: file.name)))
         }
     }
 
