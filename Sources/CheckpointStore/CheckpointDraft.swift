@@ -59,7 +59,8 @@ public final class CheckpointDraft: @unchecked Sendable {
         let sizes = tensors.map { $0.expectedByteCount ?? 0 }
         let payload = sizes.reduce(0) { $0.addingReportingOverflow($1).overflow ? Int.max : $0 + $1 }
         let count = shards.shardCount(
-            payloadBytes: payload, tensorCount: tensors.count, processorCount: ProcessInfo.processInfo.activeProcessorCount)
+            payloadBytes: payload, tensorCount: tensors.count,
+            processorCount: ProcessInfo.processInfo.activeProcessorCount * ChecksummingWriter.hashStreamsPerCore)
         let indexName = ShardLayout.indexName(of: name)
         guard !files.contains(where: { $0.name == name || $0.name == indexName || ShardLayout.isShard($0.name, of: name) }) else {
             throw ResumableError(.usage, "the checkpoint being written already has tensors named \"\(name)\".")

@@ -13,12 +13,7 @@ public struct Checksum {
     }
 
     /// The hex digest of everything added.
-    public func finalize() -> String {
-        hasher.finalize().map { byte in
-            let hex = String(byte, radix: 16)
-            return byte < 16 ? "0" + hex : hex
-        }.joined()
-    }
+    public func finalize() -> String { hexString(hasher.finalize()) }
 
     /// The SHA-256 of a whole buffer.
     public static func sha256(_ bytes: UnsafeRawBufferPointer) -> String {
@@ -32,6 +27,46 @@ public struct Checksum {
         let mapped = try MappedFile(path: path)
         mapped.adviseSequential()
         return sha256(mapped.bytes)
+    }
+}
+
+/// Lowercase hex of bytes.
+func hexString(_ bytes: some Sequence<UInt8>) -> String {
+    bytes.map { byte in
+        let hex = String(byte, radix: 16)
+        return byte < 16 ? "0" + hex : hex
+    }.joined()
+}
+
+/// SHA-256 computed by this package's SHA-NI kernels, whose streams can be
+/// advanced two at a time on one core (`update(_:_:_:_:)`): about 1.45× the
+/// bytes per core of one stream. Only where the processor has SHA-NI
+/// (`isAvailable`); one stream alone is no faster than swift-crypto's.
+final class PairableSHA256: @unchecked Sendable {
+    static let isAvailable = resumable_sha256_ni_available() != 0
+    private var context = resumable_sha256_ctx()
+
+    init() { resumable_sha256_init(&context) }
+
+    func update(_ bytes: UnsafeRawBufferPointer) {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+        resumable_sha256_update(&context, base, UInt(bytes.count))
+    }
+
+    /// Adds `pa` to `a` and `pb` to `b`, their common length at once.
+    static func update(_ a: PairableSHA256, _ pa: UnsafeRawBufferPointer, _ b: PairableSHA256, _ pb: UnsafeRawBufferPointer) {
+        let common = min(pa.count, pb.count)
+        if common > 0, let baseA = pa.baseAddress, let baseB = pb.baseAddress {
+            resumable_sha256_update2(&a.context, baseA, &b.context, baseB, UInt(common))
+        }
+        a.update(UnsafeRawBufferPointer(rebasing: pa[common...]))
+        b.update(UnsafeRawBufferPointer(rebasing: pb[common...]))
+    }
+
+    func finalize() -> String {
+        var digest = [UInt8](repeating: 0, count: 32)
+        resumable_sha256_final(&context, &digest)
+        return hexString(digest)
     }
 }
 

@@ -11,11 +11,13 @@ import Synchronization
 /// 1. the caller copies the bytes into page-aligned buffers from
 ///    ``IOBufferPool`` (a cache-sized piece at a time), adding each piece to
 ///    the segment's CRC-32C while it is in cache;
-/// 2. a hash queue adds each full buffer to the file's SHA-256;
+/// 2. a hash thread adds each full buffer to the file's SHA-256 — for files
+///    written together (``writers(for:hashing:)``), one thread per two files,
+///    advancing both hashes at once (``HashPairing``);
 /// 3. an I/O queue writes it with direct I/O (``DurableFile/writeBlock(_:)``),
 ///    so the device, not the processor, copies it, and the page cache is left
 ///    alone.
-/// A writer holds at most three buffers, so the caller runs at most two
+/// A writer holds at most four buffers, so the caller runs at most three
 /// buffers ahead of the disk. A write failure is thrown by the next `write` or
 /// by `finish`. The end of the file, shorter than a block, goes through the
 /// page cache; `finish` makes everything durable.
@@ -32,12 +34,14 @@ public final class ChecksummingWriter: @unchecked Sendable {
     public static var blockSize: Int { IOBufferPool.shared.bufferSize }
 
     private var sha = Checksum()
+    /// The hash stage shared with another writer, and this writer's side of it.
+    private let pairing: (HashPairing, side: Int)?
     private var segment: CRC32C?
     private let pool = IOBufferPool.shared
     /// Bytes are copied and hashed in pieces of this size (cache-resident).
     private static let pieceSize = 512 << 10
     /// Buffers this writer holds at most.
-    private static let maxBuffers = 3
+    private static let maxBuffers = 4
 
     private var filling: IOBuffer?
     private var filled = 0
@@ -58,7 +62,42 @@ public final class ChecksummingWriter: @unchecked Sendable {
     public init(file: DurableFile, hashing: Bool = true) {
         self.file = file
         self.isHashing = hashing
+        self.pairing = nil
     }
+
+    private init(file: DurableFile, pairing: (HashPairing, side: Int)) {
+        self.file = file
+        self.isHashing = true
+        self.pairing = pairing
+    }
+
+    /// Writers for files written at the same time (the shards of one tensor
+    /// set), one per file. Where the processor has SHA-NI they share hash
+    /// stages two by two, each advancing two files' SHA-256 at once
+    /// (``hashStreamsPerCore``); otherwise each has its own.
+    public static func writers(for files: [DurableFile], hashing: Bool = true) -> [ChecksummingWriter] {
+        guard hashing, PairableSHA256.isAvailable, files.count > 1 else {
+            return files.map { ChecksummingWriter(file: $0, hashing: hashing) }
+        }
+        var writers: [ChecksummingWriter] = []
+        var index = 0
+        while index < files.count {
+            if index + 1 < files.count, let pairing = HashPairing() {
+                writers.append(ChecksummingWriter(file: files[index], pairing: (pairing, 0)))
+                writers.append(ChecksummingWriter(file: files[index + 1], pairing: (pairing, 1)))
+                index += 2
+            } else {
+                writers.append(ChecksummingWriter(file: files[index]))
+                index += 1
+            }
+        }
+        return writers
+    }
+
+    /// How many SHA-256 streams one core advances at once when files are
+    /// written together by ``writers(for:hashing:)``: 2 with SHA-NI, else 1.
+    /// Tensor sets are split into this many shards per core.
+    public static var hashStreamsPerCore: Int { PairableSHA256.isAvailable ? 2 : 1 }
 
     deinit {
         drain()
@@ -106,7 +145,7 @@ public final class ChecksummingWriter: @unchecked Sendable {
         if stages == nil, let buffer = filling {
             // All of it fits in one buffer: no stages needed.
             let bytes = UnsafeRawBufferPointer(start: buffer.base, count: filled)
-            if isHashing { sha.update(bytes) }
+            hashInline(bytes)
             do {
                 try file.writeBlock(bytes)
             } catch {
@@ -120,7 +159,8 @@ public final class ChecksummingWriter: @unchecked Sendable {
         if let error = failure.withLock({ $0 }) { throw error }
         try file.sync()
         try file.close()
-        return (file.offset, isHashing ? sha.finalize() : "")
+        let digest = !isHashing ? "" : pairing.map { $0.0.digest(side: $0.side) } ?? sha.finalize()
+        return (file.offset, digest)
     }
 
     /// Waits for queued writes and closes the file without making it durable
@@ -183,11 +223,15 @@ public final class ChecksummingWriter: @unchecked Sendable {
         }
         guard let stages = self.stages ?? Self.makeStages() else {
             // No thread to be had: hash and write on the caller's thread.
-            if isHashing { sha.update(bytes) }
+            hashInline(bytes)
             write()
             return
         }
         self.stages = stages
+        if let (pairing, side) = pairing {
+            pairing.submit(side: side, bytes) { stages.io.async(write) }
+            return
+        }
         guard isHashing else {
             stages.io.async(write)
             return
@@ -196,6 +240,16 @@ public final class ChecksummingWriter: @unchecked Sendable {
         stages.hash.async { [self] in
             sha.update(bytes)
             stages.io.async(write)
+        }
+    }
+
+    /// Hashes bytes on the calling thread (nothing of this writer may be queued).
+    private func hashInline(_ bytes: UnsafeRawBufferPointer) {
+        guard isHashing else { return }
+        if let (pairing, side) = pairing {
+            pairing.updateDirectly(side: side, bytes)
+        } else {
+            sha.update(bytes)
         }
     }
 
@@ -211,6 +265,7 @@ public final class ChecksummingWriter: @unchecked Sendable {
     /// Waits for the stages to finish and gives every buffer back to the pool.
     private func drain() {
         if let stages {
+            if let (pairing, side) = pairing { pairing.wait(side: side) }
             stages.hash.finish()
             stages.io.finish()
             self.stages = nil

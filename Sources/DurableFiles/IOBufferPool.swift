@@ -18,9 +18,11 @@ struct IOBuffer: @unchecked Sendable {
 /// process, so saves do not pay for fresh memory: on a machine that hands idle
 /// memory back to its host, first-touching a fresh buffer costs more than
 /// writing it. At most `limit` buffers exist, which bounds what a save needs
-/// beyond the caller's tensors (`limit × bufferSize`, 48 MiB).
+/// beyond the caller's tensors (`limit × bufferSize`, 64 MiB).
 final class IOBufferPool: Sendable {
-    static let shared = IOBufferPool(bufferSize: 8 << 20, limit: 6)
+    /// 4 MiB (the largest request this machine's disk takes whole) × 16: four
+    /// each for four files written at once (two shards per core), 64 MiB.
+    static let shared = IOBufferPool(bufferSize: 4 << 20, limit: 16)
 
     let bufferSize: Int
     private let slots: DispatchSemaphore

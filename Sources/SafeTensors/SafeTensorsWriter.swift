@@ -104,9 +104,15 @@ public enum SafeTensorsWriter {
     public static func write(
         _ tensors: [TensorSource], metadata: [String: String] = [:], to path: String, checksums: Bool = true
     ) throws -> Written {
-        let headerBytes = try header(for: tensors, metadata: metadata)
         let writer = ChecksummingWriter(file: try DurableFile.create(path), hashing: checksums)
+        return try write(tensors, metadata: metadata, with: writer)
+    }
+
+    /// Streams the file through `writer` and finishes it; on failure removes it.
+    static func write(_ tensors: [TensorSource], metadata: [String: String], with writer: ChecksummingWriter) throws -> Written {
+        let path = writer.file.path
         do {
+            let headerBytes = try header(for: tensors, metadata: metadata)
             try writer.write(headerBytes)
             var digests: [String: String] = [:]
             for t in tensors {
@@ -151,8 +157,20 @@ extension SafeTensorsWriter {
     /// core; each file is made durable. When it throws, none of them is left.
     /// - Returns: what each write produced, in the order of `files`.
     public static func write(files: [FileSpec], checksums: Bool = true) throws -> [Written] {
-        let results = try Parallel.map(files) { f in
-            try write(f.tensors, metadata: f.metadata, to: f.path, checksums: checksums)
+        var created: [DurableFile] = []
+        do {
+            for f in files { created.append(try DurableFile.create(f.path)) }
+        } catch {
+            for file in created {
+                try? file.close()
+                try? FileSystem.removeTree(file.path)
+            }
+            throw error
+        }
+        // Writers that share hash stages two by two where the processor allows.
+        let writers = ChecksummingWriter.writers(for: created, hashing: checksums)
+        let results = Parallel.map(Array(zip(files, writers).enumerated())) { _, pair in
+            try write(pair.0.tensors, metadata: pair.0.metadata, with: pair.1)
         }
         var written: [Written] = []
         var firstError: (any Error)?

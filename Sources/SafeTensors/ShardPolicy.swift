@@ -1,10 +1,12 @@
 /// How many files a tensor set is split into when it is written.
 ///
-/// Each shard is written and hashed on its own core, so a large tensor set is
-/// saved (and its SHA-256 computed) in parallel; a small one stays one file.
+/// The shards are written and hashed in parallel (two per core where the
+/// processor can advance two SHA-256 streams at once), so a large tensor set
+/// is saved at the speed of all cores; a small one stays one file.
 public enum ShardPolicy: Sendable, Hashable {
-    /// One shard per ``automaticShardBytes`` of payload, at most one per
-    /// processor and at most ``automaticMaxShards``; one file below that.
+    /// One shard per ``automaticShardBytes`` of payload, at most one per hash
+    /// stream that can run at once and at most ``automaticMaxShards``; one
+    /// file below that.
     case automatic
     /// Always one file.
     case single
@@ -18,7 +20,9 @@ public enum ShardPolicy: Sendable, Hashable {
 
     /// The number of shards for `tensorCount` tensors of `payloadBytes` in all:
     /// at least 1, never more than the tensors (no shard is empty).
-    /// - Parameter processorCount: the processors available (`.automatic` makes no more shards).
+    /// - Parameter processorCount: the hash streams that can run at once —
+    ///   processors × `ChecksummingWriter.hashStreamsPerCore` (`.automatic`
+    ///   makes no more shards).
     public func shardCount(payloadBytes: Int, tensorCount: Int, processorCount: Int) -> Int {
         let wanted: Int
         switch self {

@@ -28,7 +28,7 @@ enum SaveBench {
                 let sizes = sources.map { $0.expectedByteCount ?? 0 }
                 let count = ShardPolicy.automatic.shardCount(
                     payloadBytes: sizes.reduce(0, +), tensorCount: sources.count,
-                    processorCount: sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+                    processorCount: sysconf(Int32(_SC_NPROCESSORS_ONLN)) * ChecksummingWriter.hashStreamsPerCore)
                 let groups = ShardLayout.split(sizes, into: count)
                 let files = groups.enumerated().map { i, g in
                     SafeTensorsWriter.FileSpec(

@@ -15,4 +15,23 @@ unsigned int resumable_crc32c(unsigned int crc, const void *data, unsigned long 
 /// Turns O_DIRECT on (1) or off (0) for an open descriptor: 0, or -1 with errno.
 int resumable_set_direct_io(int fd, int on);
 
+/// SHA-256 state for the SHA-NI kernels below.
+typedef struct {
+    unsigned int h[8];
+    unsigned char buffer[64];
+    unsigned int buffered;
+    unsigned long long total;
+} resumable_sha256_ctx;
+
+/// 1 when the processor has the SHA-NI instructions the kernels need.
+int resumable_sha256_ni_available(void);
+void resumable_sha256_init(resumable_sha256_ctx *c);
+/// Adds bytes (SHA-NI only: check resumable_sha256_ni_available first).
+void resumable_sha256_update(resumable_sha256_ctx *c, const void *data, unsigned long length);
+/// Adds `length` bytes to each of two streams, both at once where they are block-aligned.
+void resumable_sha256_update2(resumable_sha256_ctx *a, const void *pa, resumable_sha256_ctx *b, const void *pb,
+                              unsigned long length);
+/// Writes the 32-byte digest.
+void resumable_sha256_final(resumable_sha256_ctx *c, unsigned char digest[32]);
+
 #endif

@@ -76,6 +76,34 @@ struct ChecksummingWriterTests {
         #expect(try FileSystem.readFile(path, limit: 1 << 30) == data)
     }
 
+    @Test("writers made together (hash stages shared two by two where SHA-NI allows) give each file its own SHA-256, whatever the sizes")
+    func pairedWriters() throws {
+        let dir = TestSupport.temporaryDirectory("writer")
+        let block = ChecksummingWriter.blockSize
+        // Unequal sizes: one ends long before its partner, one fits in a block, odd tails everywhere.
+        let sizes = [block * 5 + 3, block * 2 + 61, 1000, block * 3, block + 64 * 7 + 5]
+        let data = sizes.enumerated().map { pattern($1, seed: UInt64(40 + $0)) }
+        let files = try sizes.indices.map { try DurableFile.create(FilePath.join(dir, "p\($0)")) }
+        let writers = ChecksummingWriter.writers(for: files)
+        #expect(writers.count == sizes.count)
+        let results = Parallel.map(Array(zip(writers, data))) { writer, bytes -> (Int64, String, String) in
+            // Writes of uneven sizes, one of them a segment.
+            try writer.write(Array(bytes.prefix(100)))
+            writer.beginSegment()
+            try writer.write(Array(bytes.dropFirst(100)))
+            let crc = writer.endSegment()
+            let (n, sha) = try writer.finish()
+            return (n, sha, crc)
+        }
+        for (i, r) in results.enumerated() {
+            let (bytes, sha, crc) = try r.get()
+            #expect(bytes == Int64(sizes[i]))
+            #expect(sha == data[i].withUnsafeBytes { Checksum.sha256($0) }, "file \(i)")
+            #expect(crc == Array(data[i].dropFirst(100)).withUnsafeBytes { CRC32C.digest($0) }, "file \(i)")
+            #expect(try FileSystem.readFile(FilePath.join(dir, "p\(i)"), limit: 1 << 30) == data[i])
+        }
+    }
+
     @Test("CRC-32C matches the standard check values, in one piece or many")
     func crc32cCheckValues() {
         #expect(Array("123456789".utf8).withUnsafeBytes { CRC32C.digest($0) } == "e3069283")
