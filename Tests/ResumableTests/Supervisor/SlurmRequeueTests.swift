@@ -7,15 +7,17 @@ import Testing
 /// and resumes from its checkpoint.
 @Suite("resumable run under Slurm")
 struct SlurmRequeueTests {
-    /// `SLURM_CONF` of the local cluster `scripts/test.sh` started, or one started now.
-    static func slurmConf() throws -> String {
+    /// `SLURM_CONF` of the local cluster `scripts/test.sh` started, or of one
+    /// started now (`startedHere`: the caller stops it, so it does not hold
+    /// the Slurm ports after the test).
+    static func slurmConf() throws -> (conf: String, startedHere: Bool) {
         if let conf = ProcessInfo.processInfo.environment["SLURM_CONF"], FileManager.default.fileExists(atPath: conf) {
-            return conf
+            return (conf, false)
         }
         let started = try TestSupport.run(TestSupport.packageRoot + "/scripts/slurm-local.sh", ["start"])
         guard started.status == 0, let line = started.stdout.split(separator: "\n").last(where: { $0.hasPrefix("export SLURM_CONF=") })
         else { throw ResumableError(.io, "scripts/slurm-local.sh start failed: \(started)") }
-        return String(line.dropFirst("export SLURM_CONF=".count))
+        return (String(line.dropFirst("export SLURM_CONF=".count)), true)
     }
 
     static func waitUntil(_ limit: Double, _ condition: () -> Bool) -> Bool {
@@ -29,7 +31,10 @@ struct SlurmRequeueTests {
 
     @Test("a real Slurm job: USR1 → scontrol requeue → the job runs again (SLURM_RESTART_COUNT=1) and resumes")
     func realRequeue() throws {
-        let conf = try Self.slurmConf()
+        let (conf, startedHere) = try Self.slurmConf()
+        defer {
+            if startedHere { _ = try? TestSupport.run(TestSupport.packageRoot + "/scripts/slurm-local.sh", ["stop"]) }
+        }
         let env = ["SLURM_CONF": conf, "RESUMABLE_BIN": TestSupport.resumable]
         let dir = TestSupport.temporaryDirectory("sup-slurm")
         let run = dir + "/run"
