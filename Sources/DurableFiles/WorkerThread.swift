@@ -17,6 +17,8 @@ final class WorkerThread: Sendable {
     private let pending = DispatchSemaphore(value: 0)
     private let done = DispatchSemaphore(value: 0)
     private let stopping = Atomic<Bool>(false)
+    /// The thread, to recognise a `finish()` called from one of its own jobs.
+    private let thread = Mutex<pthread_t?>(nil)
 
     /// A new thread, or `nil` when the system has no thread to give.
     init?() {
@@ -32,6 +34,7 @@ final class WorkerThread: Sendable {
             return nil
         }
         pthread_detach(thread)
+        self.thread.withLock { $0 = thread }
     }
 
     /// Runs `job` after every job given before it.
@@ -40,10 +43,13 @@ final class WorkerThread: Sendable {
         pending.signal()
     }
 
-    /// Waits for every job given so far, then ends the thread.
+    /// Waits for every job given so far, then ends the thread. Called from one
+    /// of the thread's own jobs (an owner released by its last job), it only
+    /// asks the thread to end after that job, without waiting for itself.
     func finish() {
         stopping.store(true, ordering: .releasing)
         pending.signal()
+        if let thread = thread.withLock({ $0 }), pthread_equal(thread, pthread_self()) != 0 { return }
         done.wait()
     }
 

@@ -104,6 +104,23 @@ struct ChecksummingWriterTests {
         }
     }
 
+    @Test("paired writers dropped right after they finish never hang, whichever thread lets go of them last")
+    func pairedWritersReleasedAtOnce() throws {
+        let dir = TestSupport.temporaryDirectory("writer")
+        let data = pattern(ChecksummingWriter.blockSize + 4097, seed: 77)
+        let expected = data.withUnsafeBytes { Checksum.sha256($0) }
+        for round in 0..<30 {
+            let files = try (0..<2).map { try DurableFile.create(FilePath.join(dir, "r\(round)-\($0)")) }
+            // The writers exist only inside this call: the last reference may
+            // be dropped by the shared hash thread's final job.
+            let digests = Parallel.map(ChecksummingWriter.writers(for: files)) { writer -> String in
+                try writer.write(data)
+                return try writer.finish().sha256
+            }
+            for d in digests { #expect(try d.get() == expected, "round \(round)") }
+        }
+    }
+
     @Test("CRC-32C matches the standard check values, in one piece or many")
     func crc32cCheckValues() {
         #expect(Array("123456789".utf8).withUnsafeBytes { CRC32C.digest($0) } == "e3069283")
