@@ -51,52 +51,26 @@ public final class CheckpointDraft: @unchecked Sendable {
     /// single file `name`, nothing else. Each shard's header gets `metadata`.
     /// Read either layout with ``Checkpoint/tensors(named:)``.
     /// - Parameter shards: how many files (see ``ShardPolicy``; `.automatic`
-    ///   makes one per 64 MiB of payload, at most one per processor and 8).
+    ///   makes one per 64 MiB of payload, at most two per processor with
+    ///   SHA-NI, one without, and 8).
     public func writeTensors(
         _ tensors: [TensorSource], metadata: [String: String] = [:], named name: String = "model.safetensors",
         shards: ShardPolicy = .automatic
     ) throws {
-        let sizes = tensors.map { $0.expectedByteCount ?? 0 }
-        let payload = sizes.reduce(0) { $0.addingReportingOverflow($1).overflow ? Int.max : $0 + $1 }
-        let count = shards.shardCount(
-            payloadBytes: payload, tensorCount: tensors.count,
-            processorCount: ProcessInfo.processInfo.activeProcessorCount * ChecksummingWriter.hashStreamsPerCore)
         let indexName = ShardLayout.indexName(of: name)
         guard !files.contains(where: { $0.name == name || $0.name == indexName || ShardLayout.isShard($0.name, of: name) }) else {
             throw ResumableError(.usage, "the checkpoint being written already has tensors named \"\(name)\".")
         }
-        guard count > 1 else {
-            let path = try reserve(name)
-            let written = try SafeTensorsWriter.write(tensors, metadata: metadata, to: path)
-            files.append(FileRecord(name: name, bytes: written.bytes, sha256: written.sha256, tensorCRC32C: written.tensorCRC32C))
-            return
-        }
-        try writeShards(
-            tensors, groups: ShardLayout.split(sizes, into: count), metadata: metadata, named: name, payloadBytes: payload)
-    }
-
-    /// Writes `tensors` as the shards `groups` of the tensor file `name`, in
-    /// one multi-file write, then its index.
-    private func writeShards(
-        _ tensors: [TensorSource], groups: [Range<Int>], metadata: [String: String], named name: String, payloadBytes: Int
-    ) throws {
-        let indexName = ShardLayout.indexName(of: name)
-        try Manifest.validateFileName(indexName, manifestPath: "the checkpoint being written")
-        var specs: [SafeTensorsWriter.FileSpec] = []
-        var weightMap: [String: String] = [:]
-        for (i, group) in groups.enumerated() {
-            let shardName = ShardLayout.shardName(of: name, index: i, count: groups.count)
-            specs.append(.init(path: try reserve(shardName), tensors: Array(tensors[group]), metadata: metadata))
-            for t in tensors[group] where weightMap.updateValue(shardName, forKey: t.name) != nil {
-                throw ResumableError(.usage, "two tensors are named \"\(t.name)\"; names must be unique.")
-            }
+        let plan = try ShardLayout.plan(tensors, named: name, policy: shards)
+        if plan.index != nil { try Manifest.validateFileName(indexName, manifestPath: "the checkpoint being written") }
+        let specs = try plan.files.map {
+            SafeTensorsWriter.FileSpec(path: try reserve($0.name), tensors: $0.tensors, metadata: metadata)
         }
         let written = try SafeTensorsWriter.write(files: specs)
-        for (spec, w) in zip(specs, written) {
-            let shardName = FilePath.lastComponent(of: spec.path)
-            files.append(FileRecord(name: shardName, bytes: w.bytes, sha256: w.sha256, tensorCRC32C: w.tensorCRC32C))
+        for (file, w) in zip(plan.files, written) {
+            files.append(FileRecord(name: file.name, bytes: w.bytes, sha256: w.sha256, tensorCRC32C: w.tensorCRC32C))
         }
-        try writeJSON(named: indexName, ShardIndex(totalSize: Int64(payloadBytes), weightMap: weightMap).json)
+        if let index = plan.index { try writeJSON(named: indexName, index.json) }
     }
 
     /// Writes a file from bytes.

@@ -14,7 +14,7 @@ import Synchronization
 /// 2. a hash thread adds each full buffer to the file's SHA-256 — for files
 ///    written together (``writers(for:hashing:)``), one thread per two files,
 ///    advancing both hashes at once (``HashPairing``);
-/// 3. an I/O queue writes it with direct I/O (``DurableFile/writeBlock(_:)``),
+/// 3. an I/O thread writes it with direct I/O (``DurableFile/writeBlock(_:)``),
 ///    so the device, not the processor, copies it, and the page cache is left
 ///    alone.
 /// A writer holds at most four buffers, so the caller runs at most three
@@ -46,9 +46,10 @@ public final class ChecksummingWriter: @unchecked Sendable {
     private var filling: IOBuffer?
     private var filled = 0
     private var held = 0
-    private var streamed: Int64 = 0
-    /// The hash and I/O stages, started by the first full buffer.
-    private var stages: (hash: WorkerThread, io: WorkerThread)?
+    /// The hash and I/O stages, started by the first full buffer. There is no
+    /// hash thread of its own when the writer does not hash or shares a
+    /// ``HashPairing``.
+    private var stages: (hash: WorkerThread?, io: WorkerThread)?
     /// Buffers the I/O stage has finished with, for the caller to refill.
     private let returned = Mutex<[IOBuffer]>([])
     private let returnedCount = DispatchSemaphore(value: 0)
@@ -99,12 +100,13 @@ public final class ChecksummingWriter: @unchecked Sendable {
     /// Tensor sets are split into this many shards per core.
     public static var hashStreamsPerCore: Int { PairableSHA256.isAvailable ? 2 : 1 }
 
+    /// The SHA-256 streams this machine advances at once: online processors ×
+    /// ``hashStreamsPerCore``. Tensor sets are split into no more shards.
+    public static var parallelHashStreams: Int { max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))) * hashStreamsPerCore }
+
     deinit {
         drain()
     }
-
-    /// Bytes accepted so far (written, or queued to be).
-    public var bytesWritten: Int64 { streamed }
 
     /// Starts a segment (one tensor's bytes) whose CRC-32C is computed besides the file's SHA-256.
     public func beginSegment() { segment = CRC32C() }
@@ -129,7 +131,6 @@ public final class ChecksummingWriter: @unchecked Sendable {
             if isHashing { segment?.update(UnsafeRawBufferPointer(piece)) }
             filled += n
             done += n
-            streamed += Int64(n)
             if filled == buffer.capacity { submit() }
         }
     }
@@ -198,7 +199,7 @@ public final class ChecksummingWriter: @unchecked Sendable {
         return buffer
     }
 
-    /// Hands the buffer being filled to the I/O queue.
+    /// Hands the buffer being filled to the hash and I/O stages.
     private func submit() {
         guard let buffer = filling else { return }
         let count = filled
@@ -221,7 +222,7 @@ public final class ChecksummingWriter: @unchecked Sendable {
             returned.withLock { $0.append(buffer) }
             returnedCount.signal()
         }
-        guard let stages = self.stages ?? Self.makeStages() else {
+        guard let stages = self.stages ?? makeStages() else {
             // No thread to be had: hash and write on the caller's thread.
             hashInline(bytes)
             write()
@@ -232,12 +233,12 @@ public final class ChecksummingWriter: @unchecked Sendable {
             pairing.submit(side: side, bytes) { stages.io.async(write) }
             return
         }
-        guard isHashing else {
+        guard let hash = stages.hash else {
             stages.io.async(write)
             return
         }
         // Hashed in order by the hash stage, then written in order by the I/O stage.
-        stages.hash.async { [self] in
+        hash.async { [self] in
             sha.update(bytes)
             stages.io.async(write)
         }
@@ -253,10 +254,11 @@ public final class ChecksummingWriter: @unchecked Sendable {
         }
     }
 
-    private static func makeStages() -> (hash: WorkerThread, io: WorkerThread)? {
-        guard let hash = WorkerThread() else { return nil }
-        guard let io = WorkerThread() else {
-            hash.finish()
+    private func makeStages() -> (hash: WorkerThread?, io: WorkerThread)? {
+        guard let io = WorkerThread() else { return nil }
+        guard isHashing, pairing == nil else { return (nil, io) }
+        guard let hash = WorkerThread() else {
+            io.finish()
             return nil
         }
         return (hash, io)
@@ -266,7 +268,7 @@ public final class ChecksummingWriter: @unchecked Sendable {
     private func drain() {
         if let stages {
             if let (pairing, side) = pairing { pairing.wait(side: side) }
-            stages.hash.finish()
+            stages.hash?.finish()
             stages.io.finish()
             self.stages = nil
         }

@@ -153,13 +153,19 @@ extension SafeTensorsWriter {
     }
 
     /// Writes several safetensors files (the shards of one tensor set) at
-    /// once, each on its own thread, so each file's checksum runs on its own
-    /// core; each file is made durable. When it throws, none of them is left.
+    /// once, each on its own thread, their SHA-256 computed on every core
+    /// (two files per core where the processor allows,
+    /// `ChecksummingWriter.writers(for:)`); each file is made durable. When it
+    /// throws, none of them is left.
     /// - Returns: what each write produced, in the order of `files`.
     public static func write(files: [FileSpec], checksums: Bool = true) throws -> [Written] {
         var created: [DurableFile] = []
         do {
             for f in files { created.append(try DurableFile.create(f.path)) }
+            let writers = ChecksummingWriter.writers(for: created, hashing: checksums)
+            return try Parallel.map(Array(zip(files, writers))) { spec, writer in
+                try write(spec.tensors, metadata: spec.metadata, with: writer)
+            }.map { try $0.get() }
         } catch {
             for file in created {
                 try? file.close()
@@ -167,23 +173,5 @@ extension SafeTensorsWriter {
             }
             throw error
         }
-        // Writers that share hash stages two by two where the processor allows.
-        let writers = ChecksummingWriter.writers(for: created, hashing: checksums)
-        let results = Parallel.map(Array(zip(files, writers).enumerated())) { _, pair in
-            try write(pair.0.tensors, metadata: pair.0.metadata, with: pair.1)
-        }
-        var written: [Written] = []
-        var firstError: (any Error)?
-        for r in results {
-            switch r {
-            case .success(let w): written.append(w)
-            case .failure(let e): firstError = firstError ?? e
-            }
-        }
-        if let firstError {
-            for f in files { try? FileSystem.removeTree(f.path) }
-            throw firstError
-        }
-        return written
     }
 }

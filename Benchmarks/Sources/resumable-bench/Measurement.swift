@@ -28,6 +28,15 @@ enum Measurement {
         return (s(u.ru_utime), s(u.ru_stime))
     }
 
+    /// With `BENCH_CPU=1`, prints an operation's wall and CPU seconds to stderr.
+    static func reportCPU(
+        _ what: String, seconds: Double, from start: (user: Double, system: Double), to end: (user: Double, system: Double)
+    ) {
+        guard getenv("BENCH_CPU") != nil else { return }
+        let line = "\(what) wall \(seconds) user \(end.user - start.user) sys \(end.system - start.system)\n"
+        _ = line.withCString { Glibc.write(2, $0, strlen($0)) }
+    }
+
     /// The median of `values`.
     static func median(_ values: [Double]) -> Double {
         let s = values.sorted()

@@ -1,11 +1,4 @@
 import Resumable
-#if canImport(Glibc)
-import Glibc
-#endif
-
-enum ProcessInfoLite {
-    static let debugCPU = getenv("BENCH_CPU") != nil
-}
 
 /// Durable save: a full checkpoint commit through `CheckpointStore` (file
 /// fsynced, manifest, staging directory, rename, `checkpoints/` fsynced).
@@ -25,24 +18,13 @@ enum SaveBench {
                 // index) as `writeTensors` lays them out, written without hashing.
                 let draft = try store.beginCheckpoint(step: 1)
                 let name = "model.safetensors"
-                let sizes = sources.map { $0.expectedByteCount ?? 0 }
-                let count = ShardPolicy.automatic.shardCount(
-                    payloadBytes: sizes.reduce(0, +), tensorCount: sources.count,
-                    processorCount: sysconf(Int32(_SC_NPROCESSORS_ONLN)) * ChecksummingWriter.hashStreamsPerCore)
-                let groups = ShardLayout.split(sizes, into: count)
-                let files = groups.enumerated().map { i, g in
-                    SafeTensorsWriter.FileSpec(
-                        path: FilePath.join(
-                            draft.stagingDirectory, count == 1 ? name : ShardLayout.shardName(of: name, index: i, count: count)),
-                        tensors: Array(sources[g]))
-                }
-                try SafeTensorsWriter.write(files: files, checksums: false)
-                if count > 1 {
-                    let map = groups.enumerated().flatMap { i, g in
-                        sources[g].map { ($0.name, ShardLayout.shardName(of: name, index: i, count: count)) }
-                    }
-                    try draft.writeJSON(named: ShardLayout.indexName(of: name), ShardIndex(totalSize: Int64(sizes.reduce(0, +)), weightMap: Dictionary(uniqueKeysWithValues: map)).json)
-                }
+                let plan = try ShardLayout.plan(sources, named: name, policy: .automatic)
+                try SafeTensorsWriter.write(
+                    files: plan.files.map {
+                        SafeTensorsWriter.FileSpec(path: FilePath.join(draft.stagingDirectory, $0.name), tensors: $0.tensors)
+                    },
+                    checksums: false)
+                if let index = plan.index { try draft.writeJSON(named: ShardLayout.indexName(of: name), index.json) }
                 try store.commit(draft)
             }
         }
@@ -61,9 +43,7 @@ enum SaveBench {
             let c0 = Measurement.cpu()
             let t = try Measurement.time { try commit(store) }
             let c1 = Measurement.cpu()
-            if ProcessInfoLite.debugCPU {
-                let line = "save wall \(t) user \(c1.user - c0.user) sys \(c1.system - c0.system)\n"; _ = line.withCString { Glibc.write(2, $0, strlen($0)) }
-            }
+            Measurement.reportCPU("save", seconds: t, from: c0, to: c1)
             store.close()
             peak = max(peak, Measurement.status("VmHWM") - before)
             seconds.append(t)
