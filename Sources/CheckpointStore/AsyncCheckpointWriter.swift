@@ -133,10 +133,12 @@ public final class AsyncCheckpointWriter: @unchecked Sendable {
 
         let draft = try store.beginCheckpoint(step: step)
         var groups: [(name: String, tensors: [TensorSource], metadata: [String: String])] = []
+        let taken: SnapshotBuffer.Snapshot
         do {
             try configure(draft)
             // One snapshot of every file's tensors, split back by file.
-            var copies = try buffer.snapshot(tensorFiles.flatMap(\.tensors))[...]
+            taken = try buffer.snapshot(tensorFiles.flatMap(\.tensors))
+            var copies = taken.tensors[...]
             for file in tensorFiles {
                 groups.append((file.name, Array(copies.prefix(file.tensors.count)), file.metadata))
                 copies = copies.dropFirst(file.tensors.count)
@@ -154,6 +156,7 @@ public final class AsyncCheckpointWriter: @unchecked Sendable {
             hook?(step)
             var outcome: Result<Checkpoint, any Error>
             do {
+                try taken.complete()
                 for group in snapshot {
                     try draft.writeTensors(group.tensors, metadata: group.metadata, named: group.name)
                 }

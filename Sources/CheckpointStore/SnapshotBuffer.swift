@@ -11,7 +11,8 @@ import Dispatch
 /// The block is allocated once, grown only when a larger state comes, and
 /// kept: memory that is freed and allocated again per save costs page faults
 /// (over a second per GiB on machines that hand idle memory back to their
-/// host), memory that is reused costs a `memcpy`.
+/// host), memory that is reused costs a `memcpy`. Tensors in a
+/// ``TensorArena`` are copied into it lazily, copy-on-write.
 ///
 /// It is a programmer error to use a `SnapshotBuffer` from two threads at once.
 public final class SnapshotBuffer: @unchecked Sendable {
@@ -19,53 +20,142 @@ public final class SnapshotBuffer: @unchecked Sendable {
     /// Bytes allocated.
     public private(set) var capacity = 0
     private static let alignment = 2 << 20
+    /// Copy-on-write snapshots that may still copy into the block: finished
+    /// before the block is reused, grown or freed.
+    private var outstanding: [CopyOnWriteSnapshot] = []
 
     public init() {}
 
-    deinit { base?.deallocate() }
+    deinit {
+        finishOutstanding()
+        base?.deallocate()
+    }
 
-    /// Copies `tensors` into the buffer (growing it first if needed) and
-    /// returns sources that read the copies. The copy runs on every core.
+    private func finishOutstanding() {
+        for p in outstanding { try? p.finish() }
+        outstanding = []
+    }
+
+    /// A snapshot: sources that read the copies, and the copies still to make.
+    public struct Snapshot: @unchecked Sendable {
+        /// The tensors as they were when the snapshot was taken, valid until
+        /// the next `snapshot` or `release`, readable once ``complete()`` returned.
+        public let tensors: [TensorSource]
+        let pending: [CopyOnWriteSnapshot]
+
+        /// Copies what no write has copied yet of the tensors in a
+        /// ``TensorArena`` (on every core) and makes the arena writable
+        /// everywhere again. Call it before reading ``tensors``.
+        /// - Throws: `.io` when an arena snapshot is incomplete.
+        public func complete() throws {
+            var failure: (any Error)?
+            for p in pending {
+                do { try p.finish() } catch { failure = failure ?? error }
+            }
+            if let failure { throw failure }
+        }
+    }
+
+    /// Snapshots `tensors` into the buffer (growing it first if needed).
+    ///
+    /// Tensors that live in a ``TensorArena`` are snapshotted copy-on-write:
+    /// their memory is write-protected and copied later, by
+    /// ``Snapshot/complete()`` or by the first write to each 2 MiB piece. All
+    /// other tensors are copied now, on every core.
     /// - Throws: `.usage` when a tensor's bytes do not match its shape and dtype.
-    /// - Returns: sources valid until the next `snapshot` or `release`.
-    public func snapshot(_ tensors: [TensorSource]) throws -> [TensorSource] {
-        // Lay the tensors out (64-byte aligned), grow the block, then copy
-        // each tensor while its bytes are reachable.
-        var total = 0
-        var regions: [Range<Int>] = []
-        for t in tensors {
-            guard let expected = t.expectedByteCount else {
-                throw ResumableError(.usage, "tensor \"\(t.name)\": shape \(t.shape) of \(t.dtype.rawValue) overflows.")
-            }
-            regions.append(total..<(total + expected))
-            total += (expected + 63) & ~63
-        }
-        reserve(total)
-        guard let base else { return [] }
-        for (t, region) in zip(tensors, regions) {
-            try t.withBytes { raw in
-                guard raw.count == region.count else {
-                    throw ResumableError(
-                        .usage, "tensor \"\(t.name)\" has \(raw.count) bytes but shape \(t.shape) of \(t.dtype.rawValue) needs \(region.count).")
-                }
+    public func snapshot(_ tensors: [TensorSource]) throws -> Snapshot {
+        let layout = try Layout(tensors)
+        finishOutstanding()
+        reserve(layout.total)
+        guard let base else { return Snapshot(tensors: [], pending: []) }
+
+        Self.copy(layout.copied.map { tensors[$0] }, to: layout.copied.map { layout.regions[$0] }, in: base)
+        var pending: [CopyOnWriteSnapshot] = []
+        for (a, start) in zip(layout.arenas, layout.extentStarts) {
+            do {
+                pending.append(try a.arena.beginSnapshot(of: a.span, into: base + start))
+            } catch {
+                // Protection failed (the system is out of memory maps): copy now instead.
+                let extent = TensorArena.snapshotExtent(of: a.span)
+                let bytes = UnsafeRawBufferPointer(start: a.arena.base + extent.lowerBound, count: extent.count)
+                Self.copy(
+                    [TensorSource(name: "", dtype: .u8, shape: [extent.count], bytes: bytes)],
+                    to: [start..<(start + extent.count)], in: base)
             }
         }
-        Self.copy(tensors, to: regions, in: base)
-        return zip(tensors, regions).map { t, region in
+        let sources = zip(tensors, layout.regions).map { t, region in
             TensorSource(
                 name: t.name, dtype: t.dtype, shape: t.shape,
                 bytes: UnsafeRawBufferPointer(start: base + region.lowerBound, count: region.count))
         }
+        outstanding = pending
+        return Snapshot(tensors: sources, pending: pending)
     }
 
     /// The bytes a snapshot of `tensors` takes.
     public static func size(of tensors: [TensorSource]) -> Int {
-        tensors.reduce(0) { $0 + (($1.expectedByteCount ?? 0) + 63) & ~63 }
+        (try? Layout(tensors).total) ?? 0
+    }
+
+    /// Where a snapshot puts each tensor: first the snapshot extent of each
+    /// arena that holds some of them, then every other tensor, 64-byte aligned.
+    private struct Layout {
+        var arenas: [(arena: TensorArena, span: Range<Int>)] = []
+        var extentStarts: [Int] = []
+        var regions: [Range<Int>] = []
+        /// The tensors copied at once (not in an arena).
+        var copied: [Int] = []
+        var total = 0
+
+        init(_ tensors: [TensorSource]) throws {
+            var placement: [(arena: Int, offset: Int)?] = []
+            for t in tensors {
+                guard let expected = t.expectedByteCount else {
+                    throw ResumableError(.usage, "tensor \"\(t.name)\": shape \(t.shape) of \(t.dtype.rawValue) overflows.")
+                }
+                var place: (arena: Int, offset: Int)?
+                try t.withBytes { raw in
+                    guard raw.count == expected else {
+                        throw ResumableError(
+                            .usage, "tensor \"\(t.name)\" has \(raw.count) bytes but shape \(t.shape) of \(t.dtype.rawValue) needs \(expected).")
+                    }
+                    guard expected > 0, let arena = TensorArena.containing(raw), let start = raw.baseAddress else { return }
+                    let offset = start - UnsafeRawPointer(arena.base)
+                    let span = offset..<(offset + raw.count)
+                    if let i = arenas.firstIndex(where: { $0.arena === arena }) {
+                        let old = arenas[i].span
+                        arenas[i].span = min(old.lowerBound, span.lowerBound)..<max(old.upperBound, span.upperBound)
+                        place = (i, offset)
+                    } else {
+                        arenas.append((arena, span))
+                        place = (arenas.count - 1, offset)
+                    }
+                }
+                placement.append(place)
+            }
+            for a in arenas {
+                extentStarts.append(total)
+                total += (TensorArena.snapshotExtent(of: a.span).count + 63) & ~63
+            }
+            for (i, t) in tensors.enumerated() {
+                let count = t.expectedByteCount ?? 0
+                if let place = placement[i] {
+                    let extent = TensorArena.snapshotExtent(of: arenas[place.arena].span)
+                    let at = extentStarts[place.arena] + place.offset - extent.lowerBound
+                    regions.append(at..<(at + count))
+                } else {
+                    regions.append(total..<(total + count))
+                    total += (count + 63) & ~63
+                    copied.append(i)
+                }
+            }
+        }
     }
 
     /// Makes sure `bytes` are allocated; with `touch`, faults every page in
     /// now rather than during the first snapshot.
     public func reserve(_ bytes: Int, touch: Bool = false) {
+        finishOutstanding()
         defer {
             if touch, let base {
                 var offset = 0
@@ -91,6 +181,7 @@ public final class SnapshotBuffer: @unchecked Sendable {
 
     /// Frees the memory (the next snapshot allocates it again).
     public func release() {
+        finishOutstanding()
         base?.deallocate()
         base = nil
         capacity = 0

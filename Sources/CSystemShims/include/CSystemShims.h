@@ -34,4 +34,23 @@ void resumable_sha256_update2(resumable_sha256_ctx *a, const void *pa, resumable
 /// Writes the 32-byte digest.
 void resumable_sha256_final(resumable_sha256_ctx *c, unsigned char digest[32]);
 
+/// Copy-on-write snapshots of registered memory (CopyOnWrite.c). Chunks are 2 MiB.
+unsigned long resumable_cow_chunk_size(void);
+/// Registers [base, base + length), both multiples of the chunk size, and
+/// installs the fault handler (once): a slot number, or -1 with errno.
+int resumable_cow_register(void *base, unsigned long length);
+/// Forgets a slot (no snapshot may be in progress).
+void resumable_cow_unregister(int slot);
+/// Starts a snapshot of [start, start + length) of the slot (start chunk-aligned)
+/// into `destination`: write-protects it. 0, or -1 with errno (EBUSY: one is in progress).
+int resumable_cow_begin(int slot, unsigned long start, unsigned long length, void *destination);
+/// The chunks of the snapshot in progress.
+unsigned long resumable_cow_snapshot_chunks(int slot);
+/// Copies chunk `index` of the snapshot unless a fault or another caller has; returns once it is copied.
+void resumable_cow_copy(int slot, unsigned long index);
+/// Copies what is left and ends the snapshot: 0, or the errno that made it incomplete.
+int resumable_cow_end(int slot);
+/// Writes that faulted into a snapshot, and the nanoseconds they spent copying (process totals).
+void resumable_cow_fault_stats(unsigned long long *faults, unsigned long long *nanoseconds);
+
 #endif

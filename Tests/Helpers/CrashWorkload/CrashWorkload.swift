@@ -96,6 +96,60 @@ public enum CrashWorkload {
         draft.tags = ["crash-test"]
     }
 
+    /// The same content as `fill`, saved by an `AsyncCheckpointWriter` from
+    /// tensors that live in a `TensorArena` (snapshotted copy-on-write), and
+    /// then overwritten with garbage at once, as training would, while the
+    /// save is still in flight.
+    public final class ArenaState: @unchecked Sendable {
+        let arena: TensorArena
+        let weights: UnsafeMutableBufferPointer<Float>
+        let momentsStorage: UnsafeMutableBufferPointer<Double>
+        let bias: UnsafeMutableBufferPointer<Int64>
+        let mask: UnsafeMutableBufferPointer<UInt8>
+
+        public init() throws {
+            arena = try TensorArena(capacity: 4 << 20)
+            weights = try arena.allocate(Float.self, count: 1024 * 145)
+            bias = try arena.allocate(Int64.self, count: 30)
+            mask = try arena.allocate(UInt8.self, count: 100)
+            momentsStorage = try arena.allocate(Double.self, count: 4096 * 33)
+        }
+
+        /// Puts a step's content in the arena, saves it, then scribbles over it.
+        public func save(step: Int64, with writer: AsyncCheckpointWriter) throws {
+            func put<T>(_ values: [T], in buffer: UnsafeMutableBufferPointer<T>) -> UnsafeRawBufferPointer {
+                _ = UnsafeMutableBufferPointer(rebasing: buffer[0..<values.count]).initialize(from: values)
+                return UnsafeRawBufferPointer(UnsafeMutableBufferPointer(rebasing: buffer[0..<values.count]))
+            }
+            let w = CrashWorkload.weights(step: step)
+            let b = CrashWorkload.bias(step: step)
+            var files: [(name: String, tensors: [TensorSource], metadata: [String: String])] = [(
+                "model.safetensors",
+                [
+                    TensorSource(name: "weights", dtype: .f32, shape: [w.count / 64, 64], bytes: put(w, in: weights)),
+                    TensorSource(name: "bias", dtype: .i64, shape: [b.count], bytes: put(b, in: bias)),
+                    TensorSource(name: "mask", dtype: .u8, shape: [10, 10], bytes: put(CrashWorkload.mask(step: step), in: mask)),
+                ],
+                ["step": String(step)]
+            )]
+            if let m = CrashWorkload.moments(step: step) {
+                files.append(("optimizer.safetensors",
+                              [TensorSource(name: "moments", dtype: .f64, shape: [m.count], bytes: put(m, in: momentsStorage))], [:]))
+            }
+            try writer.save(step: step, tensorFiles: files) { draft in
+                try draft.writeState(CrashWorkload.state(step: step))
+                draft.epoch = CrashWorkload.epoch(step: step)
+                draft.metrics = ["loss": CrashWorkload.loss(step: step)]
+                draft.tags = ["crash-test"]
+            }
+            // Training goes on: every byte changes while the save is in flight.
+            weights.update(repeating: .nan)
+            bias.update(repeating: -1)
+            mask.update(repeating: 0xEE)
+            momentsStorage.update(repeating: -.infinity)
+        }
+    }
+
     /// The steps that must exist once steps 1…`latest` have been committed in
     /// order under `policy` (whatever crashes happened): the last `keepLast`,
     /// and the best `keepBest` by loss (ties to the newer step), as retention

@@ -1,6 +1,7 @@
 // resumable-crash-writer: a writer for the crash tests.
 //
-//   resumable-crash-writer RUN [--steps N]
+//   resumable-crash-writer RUN [--steps N] [--async-arena]
+//   resumable-crash-writer RUN --segfault-during-snapshot   (RUN is not used)
 //
 // Opens RUN for writing (creating it), prints `open PID staging=N trash=N`
 // (what the open left in .staging/.trash: always 0), then commits
@@ -9,6 +10,12 @@
 // commit (and its prune) and `edited STEP` after each edit. With --steps it
 // stops after N commits and prints `done`; otherwise it runs until killed.
 // Errors go to stderr and end the process with the error's exit code.
+// With --async-arena the same checkpoints are saved by an AsyncCheckpointWriter
+// from a TensorArena (copy-on-write snapshots), and the arena is overwritten
+// while each save is in flight (`CrashWorkload.ArenaState`).
+// --segfault-during-snapshot writes to read-only memory outside an arena while
+// an arena snapshot is in progress: the process must die of SIGSEGV, as any
+// program would, not hang or go on.
 // In debug builds `RESUMABLE_FAULT=point:n:errno` injects a fault.
 #if canImport(Glibc)
 import Glibc
@@ -18,6 +25,7 @@ import CrashWorkload
 import DurableFiles
 import JSON
 import Logging
+import SafeTensors
 
 func report(_ line: String) {
     let bytes = Array((line + "\n").utf8)
@@ -37,7 +45,30 @@ if let i = arguments.firstIndex(of: "--steps") {
     steps = n
     arguments.removeSubrange(i...(i + 1))
 }
-guard arguments.count == 1 else { fail("usage: resumable-crash-writer RUN [--steps N]", code: 64) }
+if arguments.contains("--segfault-during-snapshot") {
+    do {
+        let arena = try TensorArena(capacity: 4 << 20)
+        let values = try arena.allocate(Float.self, count: 1 << 20)
+        values.update(repeating: 1)
+        let buffer = SnapshotBuffer()
+        let snapshot = try buffer.snapshot([
+            TensorSource(name: "w", dtype: .f32, shape: [values.count], bytes: UnsafeRawBufferPointer(values))])
+        values[0] = 2  // a write the snapshot copies first: goes on
+        guard let page = mmap(nil, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), page != MAP_FAILED else {
+            fail("mmap failed", code: 1)
+        }
+        report("writing to read-only memory")
+        page.storeBytes(of: 1, as: UInt8.self)
+        try snapshot.complete()
+        report("survived")
+        exit(0)
+    } catch {
+        fail("\(error)", code: 1)
+    }
+}
+let asyncArena = arguments.contains("--async-arena")
+arguments.removeAll { $0 == "--async-arena" }
+guard arguments.count == 1 else { fail("usage: resumable-crash-writer RUN [--steps N] [--async-arena]", code: 64) }
 let runDirectory = arguments[0]
 
 func entries(_ directory: String) -> Int { (try? FileSystem.contents(of: directory).count) ?? 0 }
@@ -52,8 +83,15 @@ do {
     store.retention = CrashWorkload.policy
     var step = (try store.committedSteps().last ?? 0) + 1
     var committed = 0
+    let arenaState = asyncArena ? try CrashWorkload.ArenaState() : nil
+    let writer = asyncArena ? AsyncCheckpointWriter(store: store) : nil
     while steps.map({ committed < $0 }) ?? true {
-        try store.commit(step: step) { try CrashWorkload.fill($0) }
+        if let arenaState, let writer {
+            try arenaState.save(step: step, with: writer)
+            try writer.flush()
+        } else {
+            try store.commit(step: step) { try CrashWorkload.fill($0) }
+        }
         report("committed \(step)")
         if CrashWorkload.isEdited(step: step) {
             try store.edit(step: step, [.set(path: "metadata.edited", value: .int(step))])

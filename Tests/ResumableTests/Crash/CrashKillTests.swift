@@ -19,6 +19,16 @@ struct CrashKillTests {
 
     @Test("every kill leaves every committed checkpoint whole and latest loadable")
     func killRepeatedly() throws {
+        try killRepeatedly(mode: [], kills: Self.kills)
+    }
+
+    @Test("the same with asynchronous saves from a tensor arena, overwritten while each save is in flight")
+    func killAsynchronousArenaSaves() throws {
+        try killRepeatedly(mode: ["--async-arena"], kills: max(1, Self.kills / 4))
+    }
+
+    /// Kills a writer started with `mode` `kills` times, checking the run after each kill.
+    private func killRepeatedly(mode: [String], kills: Int) throws {
         let run = TestSupport.temporaryDirectory("crash-kill") + "/run"
         let log = FilePath.parent(of: run) + "/writer.stderr"
         let seed = ProcessInfo.processInfo.environment["RESUMABLE_CRASH_SEED"].flatMap(UInt64.init)
@@ -29,9 +39,9 @@ struct CrashKillTests {
         var landedInDelete = 0
         var tookOverInProcess = 0
         var iteration = 0
-        for kill in 1...Self.kills {
+        for kill in 1...kills {
             iteration = kill
-            let writer = try CrashWriterProcess(run: run, stderrPath: log)
+            let writer = try CrashWriterProcess(run: run, arguments: mode, stderrPath: log)
             // Mostly after the open, spanning several commits and prunes; sometimes during the open itself.
             if random.next() % 10 == 0 {
                 usleep(UInt32(random.next() % 40_000))
@@ -66,7 +76,7 @@ struct CrashKillTests {
             }
         }
         // The run goes on after all that.
-        let writer = try CrashWriterProcess(run: run, arguments: ["--steps", "4"], stderrPath: log)
+        let writer = try CrashWriterProcess(run: run, arguments: ["--steps", "4"] + mode, stderrPath: log)
         let (status, signaled) = writer.wait()
         #expect(status == 0 && !signaled, "the writer failed after the kills: \(writer.stderr)")
         #expect(writer.lines.last == "done")
@@ -76,7 +86,7 @@ struct CrashKillTests {
         #expect(seen.stagingLeftovers == 0 && seen.trashLeftovers == 0)
         #expect(writer.committedSteps.count == 4)
         let summary =
-            "crash kill test (seed \(seed)): \(iteration) kills, \(reported.count) steps reported committed, "
+            "crash kill test\(mode.isEmpty ? "" : " " + mode.joined(separator: " ")) (seed \(seed)): \(iteration) kills, \(reported.count) steps reported committed, "
             + "latest \(seen.steps.last ?? 0); kills that left a staging dir: \(landedInCommit), "
             + "a trash dir: \(landedInDelete); lock taken over in-process \(tookOverInProcess) times\n"
         FileHandle.standardError.write(Data(summary.utf8))
