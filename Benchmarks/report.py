@@ -91,9 +91,19 @@ def main(path):
     a_first = med("resumable-async", "async-first-block")
     a_prepared = med("resumable-async", "async-first-block-prepared")
     a_bg = med("resumable-async", "async-background")
-    print(f"asynchronous save: training blocked {f(ms(a_block), '{:.0f}')} ms (first save, buffers not yet made: "
-          f"{f(ms(a_first), '{:.0f}')} ms, after prepareBuffers {f(ms(a_prepared), '{:.0f}')} ms) vs a synchronous save {f(ms(a_sync), '{:.0f}')} ms; "
-          f"background write {f(ms(a_bg), '{:.0f}')} ms; snapshot buffers +{f(peak('resumable-async', 'async-block'), '{:.0f}')} MiB")
+    a_worst = med("resumable-async", "async-block-worst")
+    a_copy = med("resumable-async", "async-block-copy")
+    a_slow = med("resumable-async", "async-step-slowdown")
+    a_step = med("resumable-async", "train-step")
+    print(f"asynchronous save (state in a TensorArena, copy-on-write): training blocked {f(ms(a_block), '{:.1f}')} ms "
+          f"(save call {f(ms(med('resumable-async', 'async-call')), '{:.1f}')} ms + write pauses "
+          f"{f(ms(med('resumable-async', 'async-pauses')), '{:.1f}')} ms) vs a synchronous save {f(ms(a_sync), '{:.0f}')} ms; "
+          f"worst case (optimizer rewrites the state as save returns) {f(ms(a_worst), '{:.1f}')} ms; "
+          f"first save {f(ms(a_first), '{:.1f}')} ms, after prepareBuffers {f(ms(a_prepared), '{:.1f}')} ms; "
+          f"state not in an arena (copied before save returns) {f(ms(a_copy), '{:.0f}')} ms; "
+          f"one-token training step {f(ms(a_step), '{:.0f}')} ms, steps slowed by {f(ms(a_slow), '{:.0f}')} ms in all while "
+          f"the save runs in the background ({f(ms(a_bg), '{:.0f}')} ms to commit); "
+          f"snapshot buffers +{f(peak('resumable-async', 'async-block'), '{:.0f}')} MiB")
     listing = {p.rsplit("-", 1)[0]: med(m, p) for (m, p) in runs if m == "resumable-lib"}
     cli = {p.rsplit("-", 1)[0]: med(m, p) for (m, p) in runs if m == "resumable-cli"}
     count = next((p.rsplit("-", 1)[1] for (m, p) in runs if m == "resumable-lib"), "?")
@@ -120,6 +130,8 @@ def main(path):
         ("warm_touch/best_peer", ours_touch / max(peer_touch) if ours_touch and peer_touch else None, "{:.2f}"),
         ("save_peak_mib", peak("resumable", "save"), "{:.0f}"),
         ("async_block/sync", a_block / a_sync if a_block and a_sync else None, "{:.3f}"),
+        ("async_worst/sync", a_worst / a_sync if a_worst and a_sync else None, "{:.3f}"),
+        ("async_slowdown/sync", a_slow / a_sync if a_slow and a_sync else None, "{:.2f}"),
         ("ls10k_s", cli.get("ls", listing.get("ls")), "{:.3f}"),
         ("latest10k_s", cli.get("latest", listing.get("latest")), "{:.3f}"),
         ("status10k_s", cli.get("status", listing.get("status")), "{:.3f}"),

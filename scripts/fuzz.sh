@@ -20,7 +20,7 @@ swift build --target CheckpointStore 2>&1 | grep -E "error|warning: unre" >&2 ||
 deps=.build/debug
 [ -d "$deps/Modules" ] || { echo "swift build did not produce $deps/Modules" >&2; exit 1; }
 
-flags=(-swift-version 6 -parse-as-library -Onone -D DEBUG -sanitize=fuzzer,address
+flags=(-swift-version 6 -parse-as-library -Onone -D DEBUG -sanitize=fuzzer,address -package-name resumable
        -enable-upcoming-feature ExistentialAny -enable-upcoming-feature MemberImportVisibility
        -enable-upcoming-feature InternalImportsByDefault
        -I "$out" -I "$deps/Modules"

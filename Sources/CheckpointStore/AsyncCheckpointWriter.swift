@@ -4,14 +4,20 @@ import Dispatch
 import Foundation
 
 /// Saves checkpoints in the background, so training is blocked only while
-/// the state is copied.
+/// the state is snapshotted.
 ///
-/// `save(step:tensors:files:configure:)` copies the tensors into a reused
+/// `save(step:tensors:files:configure:)` snapshots the tensors into a reused
 /// ``SnapshotBuffer`` and returns; a background thread then writes them and
 /// commits the checkpoint by the same protocol as ``CheckpointStore/commit(_:)``
 /// (files fsynced, manifest last, atomic rename, directory fsynced). Once
 /// `save` returns, the caller may change its tensors at once: the checkpoint
 /// holds the values they had during the call.
+///
+/// **Tensors in a ``TensorArena``** are snapshotted copy-on-write: `save`
+/// write-protects them and returns in well under a millisecond, whatever
+/// their size; the background thread copies them, and a write that reaches a
+/// 2 MiB piece not yet copied pauses while that piece is copied. Other
+/// tensors are copied before `save` returns (on every core).
 ///
 /// **At most one save is in flight.** When the next save comes while one is
 /// still being written, the policy decides (``WhenBusy``): `.wait` (the
@@ -74,7 +80,7 @@ public final class AsyncCheckpointWriter: @unchecked Sendable {
 
     /// Snapshots `tensors` and commits them at `step` in the background.
     ///
-    /// Blocks while the tensors are copied (and, with `.wait`, while a
+    /// Blocks while the tensors are snapshotted (and, with `.wait`, while a
     /// previous save finishes). `configure` runs before the call returns: set
     /// the draft's epoch, metrics, tags and metadata there. `files` (small
     /// files such as `state.json`) are written in the background with the tensors.

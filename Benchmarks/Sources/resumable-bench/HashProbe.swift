@@ -3,7 +3,7 @@ import Resumable
 /// Where the time of a checksummed write goes: the writer on a memory file system.
 enum HashProbe {
     static func run(_ options: Options) throws {
-        let state = TrainingState(layout: options.layout)
+        let state = try TrainingState(layout: options.layout)
         for hashing in [false, true, false, true] {
             let path = "/dev/shm/resumable-probe"
             try Measurement.clear(path)

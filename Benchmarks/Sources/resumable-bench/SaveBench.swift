@@ -7,7 +7,7 @@ enum SaveBench {
     static func runDirectory(_ options: Options) -> String { FilePath.join(options.directory, "ours") }
 
     static func run(_ options: Options, checksums: Bool) throws {
-        let state = TrainingState(layout: options.layout)
+        let state = try TrainingState(layout: options.layout)
         let sources = state.sources
         let run = runDirectory(options)
         func commit(_ store: CheckpointStore) throws {

@@ -107,24 +107,31 @@ enum StateContents {
     }
 }
 
-/// A training state held in page-aligned memory, filled deterministically.
+/// A training state held in page-aligned memory, filled deterministically:
+/// in memory of its own, or in a `TensorArena` (copy-on-write snapshots).
 final class TrainingState: @unchecked Sendable {
     let layout: StateLayout
     let tensors: [BenchTensor]
+    /// The arena holding the tensors, if they live in one.
+    let arena: TensorArena?
 
-    init(layout: StateLayout) {
+    init(layout: StateLayout, inArena: Bool = false) throws {
         self.layout = layout
+        let shapes = layout.tensors
+        let arena = inArena ? try TensorArena(capacity: shapes.reduce(0) { $0 + ($1.shape.reduce(1, *) * 4 + 4095) & ~4095 }) : nil
         var list: [BenchTensor] = []
-        for (i, t) in layout.tensors.enumerated() {
+        for (i, t) in shapes.enumerated() {
             let count = t.shape.reduce(1, *) * 4
-            let bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: count, alignment: 4096)
+            let bytes = try arena?.allocate(byteCount: count, alignment: 4096)
+                ?? UnsafeMutableRawBufferPointer.allocate(byteCount: count, alignment: 4096)
             StateContents.fill(bytes, tensor: i, firstElement: 0)
             list.append(BenchTensor(name: t.name, shape: t.shape, bytes: bytes, index: i))
         }
         tensors = list
+        self.arena = arena
     }
 
-    deinit { for t in tensors { t.bytes.deallocate() } }
+    deinit { if arena == nil { for t in tensors { t.bytes.deallocate() } } }
 
     var bytes: Int { layout.bytes }
 
