@@ -41,7 +41,7 @@ let package = Package(
         // Runs, manifests, the commit protocol, references, verification and retention.
         .target(
             name: "CheckpointStore",
-            dependencies: ["JSON", "DurableFiles", "SafeTensors", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["JSON", "CSystemShims", "DurableFiles", "SafeTensors", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         // Exact resume for training loops: state, generators, data cursor, loop driver, signals.

@@ -374,3 +374,24 @@ void resumable_sha256_final(resumable_sha256_ctx *c, unsigned char digest[32]) {
         digest[4 * i + 3] = (uint8_t)c->h[i];
     }
 }
+
+#include <limits.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+
+/// Raises the calling thread's nice value by `increment` (at most to 19): 0,
+/// or -1 with errno. Linux only: elsewhere nice values belong to processes.
+int resumable_lower_thread_priority(int increment) {
+#ifdef __linux__
+    id_t tid = (id_t)syscall(SYS_gettid);
+    errno = 0;
+    int current = getpriority(PRIO_PROCESS, tid);
+    if (errno != 0) return -1;
+    int wanted = current + increment > 19 ? 19 : current + increment;
+    return setpriority(PRIO_PROCESS, tid, wanted);
+#else
+    (void)increment;
+    errno = ENOSYS;
+    return -1;
+#endif
+}

@@ -1,3 +1,4 @@
+import CSystemShims
 import DurableFiles
 public import SafeTensors
 import Dispatch
@@ -45,23 +46,49 @@ public final class AsyncCheckpointWriter: @unchecked Sendable {
         case skip
     }
 
+    /// How the background write shares the processor with training.
+    public enum Priority: Sendable {
+        /// Below the rest of the process (nice +10 on Linux): training keeps
+        /// its cores and slows less while a save is written; the save takes
+        /// longer to commit. The copy of a snapshot still runs at normal
+        /// priority, so writes to the state pause as briefly as they can.
+        case low
+        /// The same as the rest of the process.
+        case normal
+    }
+
     /// The store checkpoints are committed to (opened for writing).
     public let store: CheckpointStore
     /// The policy for a save that comes while one is in flight.
     public let whenBusy: WhenBusy
+    /// The priority of the background write.
+    public let priority: Priority
     private let buffer = SnapshotBuffer()
+    /// Runs `beforeBackgroundWrite` and the copy of copy-on-write snapshots.
     private let queue = DispatchQueue(label: "resumable.async-checkpoint-writer")
+    /// Writes and commits, at `priority`; the threads it starts for a write
+    /// (hashing, I/O) inherit that. `nil` when no thread could be started:
+    /// `queue` writes then.
+    private let writeThread: WorkerThread?
     private let condition = NSCondition()
     private var inFlight = false
     private var failure: (any Error)?
     private var committed: Checkpoint?
     /// Runs on the background thread before the tensors are written (tests hold saves in flight with it).
     var beforeBackgroundWrite: (@Sendable (Int64) -> Void)?
+    /// Runs on the write thread before the commit (tests check its priority with it).
+    var beforeBackgroundCommit: (@Sendable (Int64) -> Void)?
 
     /// A writer committing to `store`, which must be opened with `.write`.
-    public init(store: CheckpointStore, whenBusy: WhenBusy = .wait) {
+    public init(store: CheckpointStore, whenBusy: WhenBusy = .wait, priority: Priority = .low) {
         self.store = store
         self.whenBusy = whenBusy
+        self.priority = priority
+        writeThread = WorkerThread()
+        if priority == .low {
+            // Best effort: where threads have no nice value of their own, the write runs at normal priority.
+            writeThread?.async { _ = resumable_lower_thread_priority(10) }
+        }
     }
 
     deinit {
@@ -69,6 +96,7 @@ public final class AsyncCheckpointWriter: @unchecked Sendable {
         condition.lock()
         while inFlight { condition.wait() }
         condition.unlock()
+        writeThread?.finish()
     }
 
     /// Whether a save is being written now.
@@ -157,31 +185,44 @@ public final class AsyncCheckpointWriter: @unchecked Sendable {
         inFlight = true
         condition.unlock()
         let hook = beforeBackgroundWrite
+        let commitHook = beforeBackgroundCommit
         let snapshot = groups
         queue.async { [self] in
             hook?(step)
-            var outcome: Result<Checkpoint, any Error>
             do {
                 try taken.complete()
-                for group in snapshot {
-                    try draft.writeTensors(group.tensors, metadata: group.metadata, named: group.name)
-                }
-                for file in files { try draft.writeFile(named: file.name, bytes: file.bytes) }
-                outcome = .success(try store.commit(draft))
             } catch {
-                store.abandon(draft)
-                outcome = .failure(error)
+                finish(draft, .failure(error))
+                return
             }
-            condition.lock()
-            switch outcome {
-            case .success(let checkpoint): committed = checkpoint
-            case .failure(let error): failure = error
+            let write = { @Sendable [self] in
+                do {
+                    for group in snapshot {
+                        try draft.writeTensors(group.tensors, metadata: group.metadata, named: group.name)
+                    }
+                    for file in files { try draft.writeFile(named: file.name, bytes: file.bytes) }
+                    commitHook?(step)
+                    finish(draft, .success(try store.commit(draft)))
+                } catch {
+                    finish(draft, .failure(error))
+                }
             }
-            inFlight = false
-            condition.broadcast()
-            condition.unlock()
+            if let writeThread { writeThread.async(write) } else { write() }
         }
         return true
+    }
+
+    /// Records the outcome of the save in flight and ends it.
+    private func finish(_ draft: CheckpointDraft, _ outcome: Result<Checkpoint, any Error>) {
+        if case .failure = outcome { store.abandon(draft) }
+        condition.lock()
+        switch outcome {
+        case .success(let checkpoint): committed = checkpoint
+        case .failure(let error): failure = error
+        }
+        inFlight = false
+        condition.broadcast()
+        condition.unlock()
     }
 
     /// Waits until no save is in flight.

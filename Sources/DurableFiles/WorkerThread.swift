@@ -12,7 +12,7 @@ import Synchronization
 /// stages of a pipelined write: unlike a dispatch queue, it never waits for a
 /// slot in a shared thread pool, so the stages of several files written at
 /// once all run in parallel. The thread ends after `finish()`.
-final class WorkerThread: Sendable {
+package final class WorkerThread: Sendable {
     private let jobs = Mutex<[@Sendable () -> Void]>([])
     private let pending = DispatchSemaphore(value: 0)
     private let done = DispatchSemaphore(value: 0)
@@ -21,7 +21,7 @@ final class WorkerThread: Sendable {
     private let thread = Mutex<pthread_t?>(nil)
 
     /// A new thread, or `nil` when the system has no thread to give.
-    init?() {
+    package init?() {
         let box = Unmanaged.passRetained(self).toOpaque()
         var thread = pthread_t()
         let rc = pthread_create(&thread, nil, { context in
@@ -38,7 +38,7 @@ final class WorkerThread: Sendable {
     }
 
     /// Runs `job` after every job given before it.
-    func async(_ job: @escaping @Sendable () -> Void) {
+    package func async(_ job: @escaping @Sendable () -> Void) {
         jobs.withLock { $0.append(job) }
         pending.signal()
     }
@@ -46,7 +46,7 @@ final class WorkerThread: Sendable {
     /// Waits for every job given so far, then ends the thread. Called from one
     /// of the thread's own jobs (an owner released by its last job), it only
     /// asks the thread to end after that job, without waiting for itself.
-    func finish() {
+    package func finish() {
         stopping.store(true, ordering: .releasing)
         pending.signal()
         if let thread = thread.withLock({ $0 }), pthread_equal(thread, pthread_self()) != 0 { return }

@@ -53,4 +53,7 @@ int resumable_cow_end(int slot);
 /// Writes that faulted into a snapshot, and the nanoseconds they spent copying (process totals).
 void resumable_cow_fault_stats(unsigned long long *faults, unsigned long long *nanoseconds);
 
+/// Raises the calling thread's nice value by `increment`, at most to 19 (Linux): 0, or -1 with errno.
+int resumable_lower_thread_priority(int increment);
+
 #endif

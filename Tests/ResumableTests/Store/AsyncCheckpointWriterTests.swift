@@ -198,4 +198,28 @@ struct AsyncCheckpointWriterTests {
         #expect(try checkpoint.tensors(named: "optimizer.safetensors").array("w", as: Float.self) == expectedMoments)
         #expect(try store.verify(checkpoint).isIntact)
     }
+
+    @Test("the background write runs below the training's priority by default, at it with .normal")
+    func backgroundPriority() throws {
+        #if os(Linux)
+        // On Linux, PRIO_PROCESS with 0 names the calling thread.
+        let which = __priority_which_t(PRIO_PROCESS.rawValue)
+        let base = getpriority(which, 0)
+        for (priority, expected) in [(AsyncCheckpointWriter.Priority.low, min(19, base + 10)), (.normal, base)] {
+            let store = try makeStore()
+            let writer = AsyncCheckpointWriter(store: store, priority: priority)
+            let seen = NSLock()
+            nonisolated(unsafe) var nice: Int32 = -100
+            writer.beforeBackgroundCommit = { _ in
+                errno = 0
+                let value = getpriority(which, 0)
+                seen.withLock { nice = errno == 0 ? value : -100 }
+            }
+            try writer.save(step: 1, tensors: [Weights(count: 1000, seed: 2).source])
+            let checkpoint = try #require(try writer.flush())
+            #expect(try store.verify(checkpoint).isIntact)
+            #expect(seen.withLock { nice } == expected, "\(priority)")
+        }
+        #endif
+    }
 }
