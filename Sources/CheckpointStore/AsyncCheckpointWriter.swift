@@ -20,6 +20,11 @@ import Foundation
 /// 2 MiB piece not yet copied pauses while that piece is copied. Other
 /// tensors are copied before `save` returns (on every core).
 ///
+/// **The background write yields to training** by default (``Priority/low``:
+/// nice +10 on Linux for the write and the threads it starts), so a training
+/// loop keeps its cores: the save takes longer to commit, training slows
+/// less while it runs.
+///
 /// **At most one save is in flight.** When the next save comes while one is
 /// still being written, the policy decides (``WhenBusy``): `.wait` (the
 /// default) blocks until the previous checkpoint is committed, then snapshots;
