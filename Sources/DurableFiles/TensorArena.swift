@@ -90,9 +90,11 @@ public final class TensorArena: @unchecked Sendable {
 
     /// `byteCount` bytes aligned to `alignment` (a power of two, at most 4096).
     /// The memory lives as long as the arena and starts zeroed.
-    /// - Throws: `.usage` when the arena has no room left.
+    /// - Throws: `.usage` when the arena has no room left, or for another alignment.
     public func allocate(byteCount: Int, alignment: Int = 64) throws -> UnsafeMutableRawBufferPointer {
-        precondition(alignment > 0 && alignment & (alignment - 1) == 0 && alignment <= 4096, "alignment must be a power of two ≤ 4096")
+        guard alignment > 0, alignment & (alignment - 1) == 0, alignment <= 4096 else {
+            throw ResumableError(.usage, "a tensor arena aligns to a power of two up to 4096 bytes, not \(alignment).")
+        }
         let offset: Int? = allocated.withLock { used in
             let start = (used + alignment - 1) & ~(alignment - 1)
             guard byteCount >= 0, start <= capacity, byteCount <= capacity - start else { return nil }

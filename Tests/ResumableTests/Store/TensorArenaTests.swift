@@ -117,6 +117,7 @@ struct TensorArenaTests {
         #expect(throws: ResumableError.self) { try TensorArena(capacity: 0) }
         let arena = try TensorArena(capacity: 1)
         #expect(arena.capacity == TensorArena.chunkSize)
+        #expect(throws: ResumableError.self) { try arena.allocate(byteCount: 8, alignment: 48) }
         _ = try arena.allocate(byteCount: arena.capacity - 10)
         do {
             _ = try arena.allocate(Double.self, count: 2)
