@@ -65,8 +65,7 @@ public final class SnapshotBuffer: @unchecked Sendable {
     /// - Throws: `.usage` when a tensor's bytes do not match its shape and dtype.
     public func snapshot(_ tensors: [TensorSource]) throws -> Snapshot {
         let layout = try Layout(tensors)
-        finishOutstanding()
-        reserve(layout.total)
+        reserve(layout.total)  // finishes the previous snapshot's copies first
         guard let base else { return Snapshot(tensors: [], pending: []) }
 
         Self.copy(layout.copied.map { tensors[$0] }, to: layout.copied.map { layout.regions[$0] }, in: base)
