@@ -12,11 +12,12 @@ extension Checkpoint {
         let listed = Set(manifest.files.map(\.name))
         let indexName = ShardLayout.indexName(of: name)
         guard !listed.contains(name), listed.contains(indexName) else {
-            return try SafeTensorsShards(path: path(of: name))
+            return try SafeTensorsShards(path: path(of: name), followingSymlinks: false)
         }
         do {
             return try SafeTensorsShards(
-                indexPath: path(of: indexName), expectedShards: listed.filter { ShardLayout.isShard($0, of: name) })
+                indexPath: path(of: indexName), expectedShards: listed.filter { ShardLayout.isShard($0, of: name) },
+                followingSymlinks: false)
         } catch let error as ResumableError where error.code == .notFound && error.path == path(of: indexName) {
             throw ResumableError(
                 .corrupt,
@@ -41,7 +42,7 @@ extension Checkpoint {
     /// - Throws: `.notFound` if the file is missing, `.corrupt` if it does not decode.
     public func decodeState<T: Decodable>(_ type: T.Type = T.self, named name: String = "state.json") throws -> T {
         let filePath = path(of: name)
-        let bytes = try FileSystem.readFile(filePath, regularOnly: true)
+        let bytes = try FileSystem.readFile(filePath)
         let decoder = JSONDecoder()
         decoder.nonConformingFloatDecodingStrategy = .convertFromString(
             positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")

@@ -17,7 +17,7 @@ extension CheckpointStore {
                 "the run \(directory) already has a checkpoint at step \(step); committed checkpoints are never replaced.",
                 path: directory(of: step))
         }
-        try FileSystem.createDirectory(stagingDirectory)
+        try FileSystem.createOwnedDirectory(stagingDirectory)
         let name = "\(Checkpoint.directoryName(step: step)).\(getpid()).\(UInt32.random(in: 0...UInt32.max))"
         let staging = FilePath.join(stagingDirectory, name)
         try FileSystem.createDirectory(staging, intermediate: false)

@@ -45,7 +45,7 @@ extension CheckpointStore {
         let updated = try Manifest(json: json, path: manifestPath)
         var final = updated
         final.extra["edited_at"] = .string(Timestamp.now())
-        try FileSystem.createDirectory(stagingDirectory)
+        try FileSystem.createOwnedDirectory(stagingDirectory)
         let temporary = FilePath.join(stagingDirectory, "manifest.\(getpid()).\(UInt32.random(in: 0...UInt32.max)).json")
         let file = try DurableFile.create(temporary)
         do {

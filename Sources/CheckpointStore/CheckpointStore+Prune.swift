@@ -54,7 +54,7 @@ extension CheckpointStore {
         guard FileSystem.exists(source) else {
             throw ResumableError(.notFound, "the run \(directory) has no checkpoint at step \(step).", path: source)
         }
-        try FileSystem.createDirectory(trashDirectory)
+        try FileSystem.createOwnedDirectory(trashDirectory)
         let trashed = FilePath.join(trashDirectory, "\(Checkpoint.directoryName(step: step)).\(UInt32.random(in: 0...UInt32.max))")
         try FileSystem.rename(source, to: trashed, replacing: false)
         try FileSystem.sync(checkpointsDirectory)

@@ -60,6 +60,7 @@ public final class CheckpointStore: @unchecked Sendable {
         self.access = access
         self.events = EventJournal(runDirectory: directory)
         let runFile = FilePath.join(directory, "run.json")
+        try Self.checkLayout(of: directory)
         let exists = FileSystem.exists(runFile)
         if !exists && !(create && access == .write) {
             if FileSystem.isDirectory(FilePath.join(directory, "checkpoints")) {
@@ -84,12 +85,27 @@ public final class CheckpointStore: @unchecked Sendable {
             run = try RunInfo.read(from: runFile)
         } else {
             run = RunInfo(id: RunInfo.newID(), name: FilePath.lastComponent(of: FilePath.absolute(directory)))
-            try FileSystem.createDirectory(checkpointsDirectory)
+            try FileSystem.createOwnedDirectory(checkpointsDirectory)
             try FileSystem.writeAtomically(Array(run.json.prettyPrinted().utf8), to: runFile)
         }
         if access == .write {
-            try FileSystem.createDirectory(checkpointsDirectory)
+            try FileSystem.createOwnedDirectory(checkpointsDirectory)
             try cleanLeftovers()
+        }
+    }
+
+    /// Refuses a run in which a file or directory Resumable keeps was
+    /// replaced by a symbolic link, a FIFO or anything else of the wrong
+    /// kind: nothing Resumable reads, writes or deletes inside a run is
+    /// reached through a link. The run directory itself may be a link.
+    /// - Throws: `.corrupt` naming the entry.
+    static func checkLayout(of directory: String) throws {
+        let checkpoints = FilePath.join(directory, "checkpoints")
+        for name in ["run.json", "events.jsonl", ".lock"] {
+            try FileSystem.requireMissingOr(.regular, FilePath.join(directory, name))
+        }
+        for path in [checkpoints, FilePath.join(checkpoints, ".staging"), FilePath.join(checkpoints, ".trash")] {
+            try FileSystem.requireMissingOr(.directory, path)
         }
     }
 
@@ -101,13 +117,10 @@ public final class CheckpointStore: @unchecked Sendable {
 
     /// Removes what crashed writers left in `.staging/` and `.trash/`.
     func cleanLeftovers() throws {
-        for dir in [stagingDirectory, trashDirectory] where FileSystem.isDirectory(dir) {
-            let names = try FileSystem.contents(of: dir)
-            for name in names {
-                try FileSystem.removeTree(FilePath.join(dir, name))
-            }
-            if !names.isEmpty {
-                logger.info("Removed \(names.count) unfinished item(s) left in \(dir) by an interrupted writer.")
+        for dir in [stagingDirectory, trashDirectory] {
+            let removed = try FileSystem.emptyDirectory(dir)
+            if removed > 0 {
+                logger.info("Removed \(removed) unfinished item(s) left in \(dir) by an interrupted writer.")
             }
         }
     }
@@ -132,6 +145,7 @@ public final class CheckpointStore: @unchecked Sendable {
     /// Steps of the committed checkpoint directories, ascending, read from
     /// directory names only (no manifest is opened).
     public func committedSteps() throws -> [Int64] {
+        try FileSystem.requireMissingOr(.directory, checkpointsDirectory)
         guard FileSystem.isDirectory(checkpointsDirectory) else { return [] }
         var steps: [Int64] = []
         for name in try FileSystem.contents(of: checkpointsDirectory) {
@@ -150,7 +164,11 @@ public final class CheckpointStore: @unchecked Sendable {
     public func checkpoint(step: Int64) throws -> Checkpoint {
         let dir = directory(of: step)
         let manifestPath = FilePath.join(dir, "manifest.json")
-        guard FileSystem.isDirectory(dir) else {
+        let type = FileSystem.entryType(dir)
+        if type != .directory && type != .missing {
+            throw FileSystem.misplacedEntry(dir, found: type, expected: .directory)
+        }
+        guard type == .directory else {
             throw ResumableError(
                 .notFound, "the run \(directory) has no checkpoint at step \(step). `resumable ls \(directory)` lists them.",
                 path: dir)

@@ -9,8 +9,13 @@ public import JSON
 /// fail, finish, prune, edit).
 ///
 /// Each line is written with one `write` in append mode, so lines of
-/// concurrent writers never interleave, and fsynced. A line cut by a crash is
-/// ignored by readers.
+/// concurrent writers never interleave, and fsynced. A line cut by a crash or
+/// a full disk is ignored by readers, and only that line: an append that
+/// finds the file not ending in a newline starts on a new line, and an append
+/// cut short is truncated away when no other writer appended meanwhile.
+///
+/// The journal is never reached through a symbolic link and never blocks: a
+/// link, FIFO or directory in its place makes `append` throw at once.
 public struct EventJournal: Sendable {
     /// The journal file.
     public let path: String
@@ -22,13 +27,31 @@ public struct EventJournal: Sendable {
         var o = fields
         o["event"] = .string(event)
         o["time"] = .string(Timestamp.now())
-        let line = Array((JSONValue.object(o).serialized() + "\n").utf8)
-        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw ResumableError(.io, "cannot open \(path) to record an event: \(String(cString: strerror(errno))).", path: path) }
+        var line = Array((JSONValue.object(o).serialized() + "\n").utf8)
+        let fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0o644)
+        guard fd >= 0 else {
+            let code = errno
+            if code == ELOOP || code == ENXIO || code == EISDIR {
+                throw FileSystem.misplacedEntry(path, found: FileSystem.entryType(path), expected: .regular)
+            }
+            throw ResumableError(.io, "cannot open \(path) to record an event: \(String(cString: strerror(code))).", path: path)
+        }
         defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
+            throw FileSystem.misplacedEntry(path, found: FileSystem.entryType(path), expected: .regular)
+        }
+        let sizeBefore = st.st_size
+        if sizeBefore > 0 {
+            var last: UInt8 = 0
+            if pread(fd, &last, 1, sizeBefore - 1) == 1, last != 0x0A { line.insert(0x0A, at: 0) }
+        }
         let written = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         guard written == line.count else {
-            throw ResumableError(.io, "cannot append to \(path): \(String(cString: strerror(errno))).", path: path)
+            let code = written < 0 ? errno : ENOSPC
+            // Take the torn line back, unless another writer appended after it.
+            if written > 0, fstat(fd, &st) == 0, st.st_size == sizeBefore + written { _ = ftruncate(fd, sizeBefore) }
+            throw ResumableError(.io, "cannot append to \(path): \(String(cString: strerror(code))).", path: path)
         }
         _ = fsync(fd)
     }
@@ -36,7 +59,7 @@ public struct EventJournal: Sendable {
     /// Every complete event, oldest first. Lines that are not JSON objects are skipped.
     public func read() throws -> [JSONValue] {
         guard FileSystem.exists(path) else { return [] }
-        let bytes = try FileSystem.readFile(path, limit: 1 << 30, regularOnly: true)
+        let bytes = try FileSystem.readFile(path, limit: 1 << 30)
         var events: [JSONValue] = []
         for line in bytes.split(separator: 0x0A) {
             if let v = try? JSONParser().parse(Array(line)), case .object = v { events.append(v) }

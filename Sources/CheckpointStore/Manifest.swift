@@ -99,7 +99,7 @@ public struct Manifest: Sendable {
     /// - Throws: `.notFound` if it is missing; `.corrupt` if it is not a valid
     ///   manifest; `.unsupportedVersion` for a version this release does not know.
     public static func read(from path: String) throws -> Manifest {
-        let bytes = try FileSystem.readFile(path, limit: maxBytes, regularOnly: true)
+        let bytes = try FileSystem.readFile(path, limit: maxBytes)
         return try decode(bytes, path: path)
     }
 

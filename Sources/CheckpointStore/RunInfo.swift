@@ -107,7 +107,7 @@ public struct RunInfo: Sendable {
 
     /// Reads `run.json`.
     static func read(from path: String) throws -> RunInfo {
-        let bytes = try FileSystem.readFile(path, limit: 64 << 20, regularOnly: true)
+        let bytes = try FileSystem.readFile(path, limit: 64 << 20)
         let json: JSONValue
         do {
             json = try JSONParser().parse(bytes)

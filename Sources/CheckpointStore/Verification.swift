@@ -79,7 +79,7 @@ extension CheckpointStore {
         }
         let mapped: MappedFile
         do {
-            mapped = try MappedFile(path: path)
+            mapped = try MappedFile(path: path, followingSymlinks: false)
         } catch let error as ResumableError {
             return (FileProblem(file: record.name, tensors: [], reason: error.message), 0)
         } catch {

@@ -17,6 +17,67 @@ public enum FileSystem {
         return lstat(path, &st) == 0
     }
 
+    /// What is at a path, the final symbolic link not followed.
+    public enum EntryType: Sendable, Equatable {
+        case missing, regular, directory, symbolicLink, other
+
+        var noun: String {
+            switch self {
+            case .missing: return "nothing"
+            case .regular: return "a regular file"
+            case .directory: return "a directory"
+            case .symbolicLink: return "a symbolic link"
+            case .other: return "a FIFO, socket or device"
+            }
+        }
+    }
+
+    /// What is at `path`, without following a final symbolic link.
+    public static func entryType(_ path: String) -> EntryType {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return .missing }
+        switch st.st_mode & S_IFMT {
+        case S_IFREG: return .regular
+        case S_IFDIR: return .directory
+        case S_IFLNK: return .symbolicLink
+        default: return .other
+        }
+    }
+
+    /// The error for a link or special file found where Resumable keeps one of
+    /// its own files or directories (exit 65).
+    public static func misplacedEntry(_ path: String, found: EntryType, expected: EntryType) -> ResumableError {
+        ResumableError(
+            .corrupt,
+            "\(path) is \(found.noun), where the run keeps \(expected.noun); Resumable never reads, writes or deletes through links or special files inside a run. Move it away (`mv \(path) …`) and run again.",
+            path: path)
+    }
+
+    /// Checks that `path`, a file or directory Resumable keeps inside a run, is
+    /// missing or of `type` itself, not a symbolic link to one.
+    /// - Throws: `.corrupt` naming the path otherwise.
+    public static func requireMissingOr(_ type: EntryType, _ path: String) throws {
+        let found = entryType(path)
+        guard found == .missing || found == type else { throw misplacedEntry(path, found: found, expected: type) }
+    }
+
+    /// Creates a directory Resumable keeps inside a run (`checkpoints`,
+    /// `.staging`, …). An existing one must be a real directory: a symbolic
+    /// link or any other file in its place is refused, never followed.
+    /// - Throws: `.corrupt` for a link or file in the way; `.cannotCreate`/`.io` when mkdir fails.
+    public static func createOwnedDirectory(_ path: String) throws {
+        try requireMissingOr(.directory, path)
+        guard entryType(path) == .missing else { return }
+        if let fault = FaultInjection.check(.mkdir) {
+            throw ResumableError.system("create the directory", path: path, errno: fault.errno, creating: true)
+        }
+        if mkdir(path, 0o755) != 0 {
+            let code = errno
+            if code == EEXIST { return try requireMissingOr(.directory, path) }
+            throw ResumableError.system("create the directory", path: path, errno: code, creating: true)
+        }
+    }
+
     /// Whether `path` is a directory.
     public static func isDirectory(_ path: String) -> Bool {
         var st = stat()
@@ -60,14 +121,7 @@ public enum FileSystem {
     public static func contents(of path: String) throws -> [String] {
         guard let dir = opendir(path) else { throw ResumableError.system("list the directory", path: path, errno: errno) }
         defer { closedir(dir) }
-        var names: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(cString: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
-            }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names
+        return readNames(dir)
     }
 
     /// Flushes a file or directory to stable storage.
@@ -128,34 +182,103 @@ public enum FileSystem {
     }
 
     /// Removes a file, or a directory with everything under it. A missing path is fine.
+    ///
+    /// Nothing is followed: the parent directory is opened without following a
+    /// link (a link there is refused), and the tree is walked and removed
+    /// relative to directory descriptors (`openat`/`unlinkat` with
+    /// `O_NOFOLLOW`), so a symbolic link inside it is removed, never its target.
     public static func removeTree(_ path: String) throws {
+        let parent = FilePath.parent(of: path)
+        let name = FilePath.lastComponent(of: path)
+        let parentFD = try openDirectory(parent)
+        guard parentFD >= 0 else { return }
+        defer { close(parentFD) }
+        try removeTree(named: name, in: parentFD, path: path)
+    }
+
+    /// Removes everything inside the directory `path` (which must be a real
+    /// directory, not a link to one), without following links.
+    /// - Returns: how many entries it held.
+    @discardableResult
+    public static func emptyDirectory(_ path: String) throws -> Int {
+        let fd = try openDirectory(path)
+        guard fd >= 0 else { return 0 }
+        defer { close(fd) }
+        let names = try contents(ofDescriptor: fd, path: path)
+        for name in names { try removeTree(named: name, in: fd, path: FilePath.join(path, name)) }
+        return names.count
+    }
+
+    /// Opens a directory without following a final link; -1 when it does not exist.
+    private static func openDirectory(_ path: String) throws -> Int32 {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        if fd >= 0 { return fd }
+        let code = errno
+        if code == ENOENT { return -1 }
+        if code == ELOOP || code == ENOTDIR {
+            throw misplacedEntry(path, found: entryType(path), expected: .directory)
+        }
+        throw ResumableError.system("open the directory", path: path, errno: code)
+    }
+
+    private static func removeTree(named name: String, in directoryFD: Int32, path: String) throws {
         var st = stat()
-        guard lstat(path, &st) == 0 else { return }
+        guard fstatat(directoryFD, name, &st, AT_SYMLINK_NOFOLLOW) == 0 else {
+            if errno == ENOENT { return }
+            throw ResumableError.system("remove", path: path, errno: errno)
+        }
+        var flags: Int32 = 0
         if (st.st_mode & S_IFMT) == S_IFDIR {
-            for name in try contents(of: path) { try removeTree(path + "/" + name) }
-            if let fault = FaultInjection.check(.unlink) { throw ResumableError.system("remove", path: path, errno: fault.errno) }
-            if rmdir(path) != 0 && errno != ENOENT { throw ResumableError.system("remove", path: path, errno: errno) }
-        } else {
-            if let fault = FaultInjection.check(.unlink) { throw ResumableError.system("remove", path: path, errno: fault.errno) }
-            if unlink(path) != 0 && errno != ENOENT { throw ResumableError.system("remove", path: path, errno: errno) }
+            let fd = openat(directoryFD, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            guard fd >= 0 else {
+                if errno == ENOENT { return }
+                throw ResumableError.system("open the directory", path: path, errno: errno)
+            }
+            defer { close(fd) }
+            for child in try contents(ofDescriptor: fd, path: path) {
+                try removeTree(named: child, in: fd, path: FilePath.join(path, child))
+            }
+            flags = AT_REMOVEDIR
+        }
+        if let fault = FaultInjection.check(.unlink) { throw ResumableError.system("remove", path: path, errno: fault.errno) }
+        if unlinkat(directoryFD, name, flags) != 0 && errno != ENOENT {
+            throw ResumableError.system("remove", path: path, errno: errno)
         }
     }
 
-    /// Reads a whole (small) file into memory.
-    /// - Parameter regularOnly: refuse anything but a regular file (`.corrupt`),
-    ///   so a FIFO or device planted where a run's file belongs cannot block
-    ///   the reader forever. Files of runs and checkpoints are read this way.
-    public static func readFile(_ path: String, limit: Int = 256 << 20, regularOnly: Bool = false) throws -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC | (regularOnly ? O_NONBLOCK : 0))
-        guard fd >= 0 else { throw ResumableError.system("open", path: path, errno: errno) }
-        defer { close(fd) }
-        if regularOnly {
-            var st = stat()
-            guard fstat(fd, &st) == 0 else { throw ResumableError.system("read the size of", path: path, errno: errno) }
-            guard (st.st_mode & S_IFMT) == S_IFREG else {
-                throw ResumableError(.corrupt, "\(path) is not a regular file; move it away.", path: path)
-            }
+    /// The names in an open directory (a duplicate descriptor is read, so `fd` stays open).
+    private static func contents(ofDescriptor fd: Int32, path: String) throws -> [String] {
+        let copy = dup(fd)
+        guard copy >= 0, let dir = fdopendir(copy) else {
+            let code = errno
+            if copy >= 0 { close(copy) }
+            throw ResumableError.system("list the directory", path: path, errno: code)
         }
+        defer { closedir(dir) }
+        rewinddir(dir)
+        return readNames(dir)
+    }
+
+    private static func readNames(_ dir: OpaquePointer) -> [String] {
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(cString: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    /// Reads a whole (small) file into memory.
+    ///
+    /// Only a regular file is read: a FIFO or device planted where a file
+    /// belongs is refused (`.corrupt`) instead of blocking the reader forever,
+    /// and a symbolic link is refused unless `followingSymlinks` (the files of
+    /// runs and checkpoints are never reached through a link).
+    public static func readFile(_ path: String, limit: Int = 256 << 20, followingSymlinks: Bool = false) throws -> [UInt8] {
+        let fd = try openRegularFile(path, O_RDONLY, followingSymlinks: followingSymlinks)
+        defer { close(fd) }
         var result: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
         while true {
@@ -172,6 +295,30 @@ public enum FileSystem {
                 }
             }
         }
+    }
+
+    /// Opens an existing regular file without blocking (a FIFO never blocks
+    /// the open) and without following a final link unless asked to.
+    /// - Throws: `.corrupt` for a link, directory, FIFO or device; `.notFound` when missing.
+    public static func openRegularFile(_ path: String, _ flags: Int32, followingSymlinks: Bool = false) throws -> Int32 {
+        let fd = open(path, flags | O_CLOEXEC | O_NONBLOCK | (followingSymlinks ? 0 : O_NOFOLLOW))
+        guard fd >= 0 else {
+            let code = errno
+            if code == ELOOP { throw misplacedEntry(path, found: .symbolicLink, expected: .regular) }
+            if code == ENXIO || code == EISDIR { throw misplacedEntry(path, found: entryType(path), expected: .regular) }
+            throw ResumableError.system("open", path: path, errno: code)
+        }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else {
+            let code = errno
+            close(fd)
+            throw ResumableError.system("read the size of", path: path, errno: code)
+        }
+        guard (st.st_mode & S_IFMT) == S_IFREG else {
+            close(fd)
+            throw misplacedEntry(path, found: (st.st_mode & S_IFMT) == S_IFDIR ? .directory : .other, expected: .regular)
+        }
+        return fd
     }
 
     /// Writes a small file durably and atomically: a temporary file beside it,

@@ -17,19 +17,17 @@ public final class MappedFile: @unchecked Sendable {
     private let length: Int
 
     /// Maps `path` read-only.
-    /// - Throws: `.notFound` if it does not exist, `.io` if it cannot be read or mapped.
-    public init(path: String) throws {
+    /// - Parameter followingSymlinks: whether a symbolic link at `path` is
+    ///   followed; files inside a run are mapped with `false`, so a link
+    ///   planted there is refused (`.corrupt`) instead of read.
+    /// - Throws: `.notFound` if it does not exist, `.corrupt` if it is not a
+    ///   regular file (a FIFO never blocks the open), `.io` if it cannot be read or mapped.
+    public init(path: String, followingSymlinks: Bool = true) throws {
         self.path = path
-        // O_NONBLOCK: opening a FIFO planted where a file belongs must not block
-        // (it is then refused as not a regular file); regular files ignore it.
-        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
-        guard fd >= 0 else { throw ResumableError.system("open", path: path, errno: errno) }
+        let fd = try FileSystem.openRegularFile(path, O_RDONLY, followingSymlinks: followingSymlinks)
         defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw ResumableError.system("read the size of", path: path, errno: errno) }
-        guard (st.st_mode & S_IFMT) == S_IFREG else {
-            throw ResumableError(.corrupt, "\(path) is not a regular file.", path: path)
-        }
         length = Int(st.st_size)
         if length == 0 {
             mapping = nil

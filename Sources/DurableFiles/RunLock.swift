@@ -78,13 +78,14 @@ public final class RunLock: @unchecked Sendable {
     /// - Parameters:
     ///   - directory: the run directory; `.lock` is created in it.
     ///   - logger: receives a notice when a dead owner's lock is taken over.
-    /// - Throws: `.locked` naming the live owner; `.cannotCreate` or `.io` if the file cannot be made.
+    /// - Throws: `.locked` naming the live owner; `.corrupt` when `.lock` is a
+    ///   symbolic link, a FIFO or a directory (never followed or truncated);
+    ///   `.cannotCreate` or `.io` if the file cannot be made.
     public static func acquire(directory: String, logger: Logger = Logger(label: "resumable.lock")) throws
         -> RunLock
     {
         let path = FilePath.join(directory, ".lock")
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw ResumableError.system("create the lock file", path: path, errno: errno, creating: true) }
+        let fd = try openLockFile(path)
         let previous = readOwner(fd: fd)
         if case .failure(let e) = retryingInterrupts({ flock(fd, LOCK_EX | LOCK_NB) }) {
             close(fd)
@@ -114,11 +115,29 @@ public final class RunLock: @unchecked Sendable {
         return RunLock(path: path, token: owner.token, descriptor: fd, borrowed: false)
     }
 
+    /// Opens (creating) the lock file: never through a symbolic link, never
+    /// blocking on a FIFO, and only a regular file.
+    private static func openLockFile(_ path: String) throws -> Int32 {
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0o644)
+        guard fd >= 0 else {
+            let code = errno
+            if code == ELOOP || code == EISDIR || code == ENXIO {
+                throw FileSystem.misplacedEntry(path, found: FileSystem.entryType(path), expected: .regular)
+            }
+            throw ResumableError.system("create the lock file", path: path, errno: code, creating: true)
+        }
+        var st = stat()
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
+            close(fd)
+            throw FileSystem.misplacedEntry(path, found: FileSystem.entryType(path), expected: .regular)
+        }
+        return fd
+    }
+
     /// Who holds the lock of the run in `directory` now, or `nil` if nobody live does.
     public static func currentOwner(directory: String) -> Owner? {
         let path = FilePath.join(directory, ".lock")
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
+        guard let fd = try? FileSystem.openRegularFile(path, O_RDONLY) else { return nil }
         defer { close(fd) }
         if flock(fd, LOCK_SH | LOCK_NB) == 0 {
             flock(fd, LOCK_UN)

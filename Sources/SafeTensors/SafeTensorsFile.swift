@@ -14,10 +14,11 @@ public final class SafeTensorsFile: @unchecked Sendable {
     private let index: [String: Int]
 
     /// Opens and validates `path`.
+    /// - Parameter followingSymlinks: `false` refuses a symbolic link at `path` (`.corrupt`).
     /// - Throws: `.notFound` if the file is missing, `.corrupt` if it is not valid safetensors.
-    public init(path: String) throws {
+    public init(path: String, followingSymlinks: Bool = true) throws {
         self.path = path
-        mapped = try MappedFile(path: path)
+        mapped = try MappedFile(path: path, followingSymlinks: followingSymlinks)
         // Read just the header from a cold file, not a whole read-ahead window.
         mapped.prefetchPrefix(64 << 10)
         if mapped.bytes.count >= 8 {

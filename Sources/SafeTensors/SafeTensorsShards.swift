@@ -29,9 +29,10 @@ public final class SafeTensorsShards: @unchecked Sendable {
     }
 
     /// Opens the single safetensors file at `path`.
+    /// - Parameter followingSymlinks: `false` refuses a symbolic link (`.corrupt`).
     /// - Throws: `.notFound` if the file is missing, `.corrupt` if it is not valid safetensors.
-    public convenience init(path: String) throws {
-        self.init(file: try SafeTensorsFile(path: path))
+    public convenience init(path: String, followingSymlinks: Bool = true) throws {
+        self.init(file: try SafeTensorsFile(path: path, followingSymlinks: followingSymlinks))
     }
 
     /// Opens the shards that the index at `indexPath` names (files beside it).
@@ -41,17 +42,19 @@ public final class SafeTensorsShards: @unchecked Sendable {
     /// - Throws: `.notFound` if the index is missing; `.corrupt` for a damaged
     ///   index or shard, a missing or unnamed shard, or a tensor the index and
     ///   the shards disagree on.
-    public init(indexPath: String, expectedShards: Set<String>? = nil) throws {
+    /// - Parameter followingSymlinks: `false` refuses a symbolic link in place
+    ///   of the index or a shard (`.corrupt`).
+    public init(indexPath: String, expectedShards: Set<String>? = nil, followingSymlinks: Bool = true) throws {
         path = indexPath
         let directory = FilePath.parent(of: indexPath)
         // The index and the shards the caller knows of are opened at once: on
         // a cold cache each is a disk round trip.
         let known = expectedShards?.sorted() ?? []
         let opened = Parallel.map([nil] + known.map { Optional($0) }) { name -> Opened in
-            guard let name else { return Opened(index: try ShardIndex(contentsOf: indexPath)) }
-            return Opened(shard: try SafeTensorsFile(path: FilePath.join(directory, name)))
+            guard let name else { return Opened(index: try ShardIndex(contentsOf: indexPath, followingSymlinks: followingSymlinks)) }
+            return Opened(shard: try SafeTensorsFile(path: FilePath.join(directory, name), followingSymlinks: followingSymlinks))
         }
-        let index = try opened[0].get().index ?? ShardIndex(contentsOf: indexPath)
+        let index = try opened[0].get().index ?? ShardIndex(contentsOf: indexPath, followingSymlinks: followingSymlinks)
         var prefetched: [String: Result<Opened, any Error>] = [:]
         for (name, result) in zip(known, opened.dropFirst()) { prefetched[name] = result }
         let names = index.shardNames
@@ -67,7 +70,7 @@ public final class SafeTensorsShards: @unchecked Sendable {
                 if let f = try prefetched[name]?.get().shard {
                     file = f
                 } else {
-                    file = try SafeTensorsFile(path: FilePath.join(directory, name))
+                    file = try SafeTensorsFile(path: FilePath.join(directory, name), followingSymlinks: followingSymlinks)
                 }
             } catch let error as ResumableError where error.code == .notFound {
                 throw Self.mismatch(indexPath, "the shard \(name) is missing")

@@ -35,8 +35,10 @@ public struct ShardIndex: Sendable, Hashable {
     /// Reads and validates the index at `path`.
     /// - Throws: `.notFound` when it is missing; `.corrupt` when it is not an
     ///   index or names a shard that is not a plain file name.
-    public init(contentsOf path: String) throws {
-        try self.init(parsing: try FileSystem.readFile(path, limit: Self.maxBytes, regularOnly: true), path: path)
+    /// - Parameter followingSymlinks: `false` refuses a symbolic link at `path` (`.corrupt`).
+    public init(contentsOf path: String, followingSymlinks: Bool = true) throws {
+        try self.init(
+            parsing: try FileSystem.readFile(path, limit: Self.maxBytes, followingSymlinks: followingSymlinks), path: path)
     }
 
     /// Parses and validates an index's bytes; `path` names it in errors.

@@ -5,10 +5,38 @@ import Resumable
 
 /// The process's standard streams: data goes to standard output, logs,
 /// errors and progress to standard error.
+///
+/// Text can hold names read from a run's files (metric names, tags, file
+/// names, paths), which a hostile file may fill with terminal escape
+/// sequences; every line of text is shown with its control characters
+/// escaped (`\u{1B}` as `\x1b`), so no file can move the cursor, retitle
+/// the window or hide a line. JSON output escapes them by itself.
 enum Terminal {
-    /// Writes text to standard output (buffered).
+    /// Writes text to standard output (buffered), control characters escaped.
     static func write(_ text: String) {
-        print(text, terminator: "")
+        print(escapingControlCharacters(text), terminator: "")
+    }
+
+    /// `text` with every control character but newline and tab shown as
+    /// `\xHH` (C0, DEL) or `\u{HHHH}` (C1), so it cannot steer a terminal.
+    static func escapingControlCharacters(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: isControl) else { return text }
+        var out = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars {
+            guard isControl(scalar) else {
+                out.append(scalar)
+                continue
+            }
+            let hex = String(scalar.value, radix: 16)
+            let escaped = scalar.value <= 0x7F ? "\\x" + (hex.count < 2 ? "0" : "") + hex : "\\u{" + hex + "}"
+            out.append(contentsOf: escaped.unicodeScalars)
+        }
+        return String(out)
+    }
+
+    private static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        let v = scalar.value
+        return (v < 0x20 && v != 0x0A && v != 0x09) || v == 0x7F || (0x80...0x9F).contains(v)
     }
 
     /// Writes a JSON document (sorted keys, indented) to standard output.
@@ -16,8 +44,13 @@ enum Terminal {
         write(value.prettyPrinted())
     }
 
-    /// Writes text to standard error at once, unbuffered.
+    /// Writes a message to standard error at once, unbuffered, control characters escaped.
     static func writeError(_ text: String) {
+        writeErrorRaw(escapingControlCharacters(text))
+    }
+
+    /// Writes to standard error as it is (the progress line's own escapes).
+    fileprivate static func writeErrorRaw(_ text: String) {
         var bytes = Array(text.utf8)
         var offset = 0
         while offset < bytes.count {
@@ -47,14 +80,14 @@ struct Progress {
     /// Replaces the progress line.
     mutating func update(_ text: String) {
         guard enabled else { return }
-        Terminal.writeError("\r\u{1B}[K" + text)
+        Terminal.writeErrorRaw("\r\u{1B}[K" + Terminal.escapingControlCharacters(text))
         shown = true
     }
 
     /// Erases the progress line.
     mutating func finish() {
         guard enabled, shown else { return }
-        Terminal.writeError("\r\u{1B}[K")
+        Terminal.writeErrorRaw("\r\u{1B}[K")
         shown = false
     }
 }

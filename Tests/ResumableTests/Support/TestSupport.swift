@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Resumable
 
 /// Shared helpers for the test suite: temporary directories, the package's
@@ -42,14 +43,20 @@ enum TestSupport {
         var signaled: Bool
         var stdout: String
         var stderr: String
-        var description: String { "exit \(status)\(signaled ? " (signal)" : "")\nstdout: \(stdout)\nstderr: \(stderr)" }
+        /// Whether the process was still running at its deadline and was killed then.
+        var timedOut = false
+        var description: String {
+            "exit \(status)\(signaled ? " (signal)" : "")\(timedOut ? " (killed at its deadline)" : "")\nstdout: \(stdout)\nstderr: \(stderr)"
+        }
     }
 
     /// Runs a program to completion, capturing its output.
+    /// - Parameter deadline: seconds after which the process is killed (SIGKILL)
+    ///   and the outcome marked `timedOut`, for tests of what must never block.
     @discardableResult
     static func run(
         _ executable: String, _ arguments: [String], environment: [String: String] = [:], directory: String? = nil,
-        stdin: String? = nil
+        stdin: String? = nil, deadline: Double? = nil
     ) throws -> Outcome {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
@@ -65,6 +72,16 @@ enum TestSupport {
         let input = Pipe()
         process.standardInput = input
         try process.run()
+        let killedAtDeadline = Mutex(false)
+        if let deadline {
+            let pid = process.processIdentifier
+            DispatchQueue.global().asyncAfter(deadline: .now() + deadline) {
+                if process.isRunning {
+                    killedAtDeadline.withLock { $0 = true }
+                    kill(pid, SIGKILL)
+                }
+            }
+        }
         if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
         try? input.fileHandleForWriting.close()
         // Read both pipes concurrently so a chatty child never blocks.
@@ -80,13 +97,16 @@ enum TestSupport {
         process.waitUntilExit()
         return Outcome(
             status: process.terminationStatus, signaled: process.terminationReason == .uncaughtSignal,
-            stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
+            stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self),
+            timedOut: killedAtDeadline.withLock { $0 })
     }
 
     /// Runs the built `resumable` binary.
     @discardableResult
-    static func resumable(_ arguments: String..., environment: [String: String] = [:]) throws -> Outcome {
-        try run(resumable, arguments, environment: environment)
+    static func resumable(_ arguments: String..., environment: [String: String] = [:], deadline: Double? = nil) throws
+        -> Outcome
+    {
+        try run(resumable, arguments, environment: environment, deadline: deadline)
     }
 
     /// Parses JSON printed by a command.
