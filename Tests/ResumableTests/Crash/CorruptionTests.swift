@@ -77,11 +77,11 @@ struct Corruption: Sendable, CustomTestStringConvertible {
         Corruption(name: "a deleted file", file: "state.json", reason: "missing") { c in
             try FileSystem.removeTree(c.path(of: "state.json"))
         },
-        Corruption(name: "a file replaced by a directory", file: "model.safetensors", reason: "not a regular file") { c in
+        Corruption(name: "a file replaced by a directory", file: "model.safetensors", reason: "where the run keeps a regular file") { c in
             try FileSystem.removeTree(c.path(of: "model.safetensors"))
             try FileSystem.createDirectory(c.path(of: "model.safetensors"))
         },
-        Corruption(name: "a file replaced by a FIFO", file: "state.json", reason: "not a regular file") { c in
+        Corruption(name: "a file replaced by a FIFO", file: "state.json", reason: "where the run keeps a regular file") { c in
             try FileSystem.removeTree(c.path(of: "state.json"))
             _ = mkfifo(c.path(of: "state.json"), 0o644)
         },
@@ -95,7 +95,7 @@ struct Corruption: Sendable, CustomTestStringConvertible {
         Corruption(name: "a deleted manifest", file: nil, reason: "no manifest.json") { c in
             try FileSystem.removeTree(c.path(of: "manifest.json"))
         },
-        Corruption(name: "a manifest replaced by a FIFO", file: nil, reason: "not a regular file") { c in
+        Corruption(name: "a manifest replaced by a FIFO", file: nil, reason: "where the run keeps a regular file") { c in
             try FileSystem.removeTree(c.path(of: "manifest.json"))
             _ = mkfifo(c.path(of: "manifest.json"), 0o644)
         },
