@@ -21,10 +21,13 @@ install() {
   fi
   echo "slurm-local: installing slurm-wlm and munge" >&2
   export DEBIAN_FRONTEND=noninteractive
+  # apt-get needs root: through sudo when this is not root.
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo -E"; fi
   # Another process may hold the dpkg lock for a while: retry.
   mkdir -p "$D/log"
   for i in 1 2 3 4 5 6 7 8 9 10; do
-    if apt-get update >>"$D/log/apt.log" 2>&1 && apt-get install -y slurm-wlm munge >>"$D/log/apt.log" 2>&1; then return 0; fi
+    if $sudo apt-get update >>"$D/log/apt.log" 2>&1 && $sudo apt-get install -y slurm-wlm munge >>"$D/log/apt.log" 2>&1; then return 0; fi
     echo "slurm-local: apt-get failed (try $i); retrying in 10 s" >&2
     sleep 10
   done

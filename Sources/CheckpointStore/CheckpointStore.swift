@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import DurableFiles
 import JSON
 public import Logging
@@ -107,6 +110,20 @@ public final class CheckpointStore: @unchecked Sendable {
         for path in [checkpoints, FilePath.join(checkpoints, ".staging"), FilePath.join(checkpoints, ".trash")] {
             try FileSystem.requireMissingOr(.directory, path)
         }
+    }
+
+    /// Removes a run that was created by this store and never got a
+    /// checkpoint (a start that failed): its `run.json`, journal, empty
+    /// `checkpoints/` and lock, and, with `removingDirectory`, the run
+    /// directory when that leaves it empty. A run with any step directory is
+    /// left as it is. Releases the lock.
+    package func discardUnusedRun(removingDirectory: Bool) {
+        guard access == .write, (try? committedSteps().isEmpty) == true else { return }
+        for name in ["run.json", "events.jsonl"] { try? FileSystem.removeTree(FilePath.join(directory, name)) }
+        for path in [stagingDirectory, trashDirectory, checkpointsDirectory] { _ = rmdir(path) }
+        try? FileSystem.removeTree(FilePath.join(directory, ".lock"))
+        close()
+        if removingDirectory { _ = rmdir(directory) }
     }
 
     /// The lock's token, which a supervised child presents in `RESUMABLE_LOCK_TOKEN`.

@@ -10,7 +10,8 @@ struct LsCommand: ParsableCommand, LoggingConfigurable {
         discussion: """
             Without --verify the state is `unverified`, or `corrupt` when a file is missing or
             has the wrong size (a cheap check) or the manifest cannot be read. With --verify every
-            file is hashed and the state is `ok` or `corrupt`.
+            file is hashed and the state is `ok` or `corrupt`, and the command exits 65 (like
+            `verify`) when any checkpoint is corrupt, after listing them all.
             """)
 
     @Argument(help: ArgumentHelp("The run directory.", valueName: "run"))
@@ -34,6 +35,13 @@ struct LsCommand: ParsableCommand, LoggingConfigurable {
             Terminal.writeJSON(listing.json(run: runDirectory))
         } else {
             Terminal.write(listing.table())
+        }
+        let corrupt = listing.entries.filter { $0.state == .corrupt }.map { Checkpoint.directoryName(step: $0.step) }
+        if verify && !corrupt.isEmpty {
+            throw ResumableError(
+                .corrupt,
+                "\(corrupt.count) checkpoint(s) of \(runDirectory) are corrupt: \(corrupt.joined(separator: ", ")). `resumable verify \(runDirectory)` names the damaged files.",
+                path: runDirectory)
         }
     }
 }

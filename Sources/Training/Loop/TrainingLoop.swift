@@ -38,13 +38,21 @@ public struct TrainingLoop {
     public func run(from initial: TrainingState) throws -> TrainingResult {
         var mayCreate = true
         if case .must = options.resume { mayCreate = false }
+        let directoryExisted = FileSystem.exists(options.runDirectory)
+        let runExisted = FileSystem.exists(FilePath.join(options.runDirectory, "run.json"))
         let store = try CheckpointStore(
             directory: options.runDirectory, access: .write, create: mayCreate, logger: options.logger)
         defer { store.close() }
         let session = TrainingSession(options: options, hooks: hooks, store: store, state: initial)
         // Runs before the store closes: no background save may outlive it.
         defer { session.waitForSaves() }
-        try session.prepare()
+        do {
+            try session.prepare()
+        } catch {
+            // A run this call created and could not start leaves nothing behind.
+            if !runExisted { store.discardUnusedRun(removingDirectory: !directoryExisted) }
+            throw error
+        }
         if let result = session.finishedResult { return result }
         InterruptFlag.install(for: options.signals)
         defer { InterruptFlag.uninstall(for: options.signals) }

@@ -40,12 +40,15 @@ struct CLIListTests {
         #expect(outcome.stdout.contains("3 checkpoints; latest: step 300; best loss (min): step 200"))
     }
 
-    @Test("--verify marks a flipped byte corrupt and falls back to the newest good checkpoint, saying so")
+    @Test("--verify marks a flipped byte corrupt, falls back to the newest good checkpoint saying so, and exits 65")
     func verifyCorrupt() throws {
         let run = try CLIFixture.makeRun("ls-verify")
+        let clean = try TestSupport.resumable("ls", run, "--verify")
+        #expect(clean.status == 0, "\(clean)")
         try CLIFixture.flipByte(run: run, step: 300)
         let (outcome, json) = try CLIFixture.json("ls", run, "--verify", "--json")
-        #expect(outcome.status == 0, "\(outcome)")
+        #expect(outcome.status == 65, "a corrupt checkpoint fails ls --verify as it fails verify: \(outcome)")
+        #expect(outcome.stderr.contains("1 checkpoint(s)") && outcome.stderr.contains("step-000000000300"), "\(outcome.stderr)")
         let states = json["checkpoints"]?.arrayValue?.map { $0["state"]?.stringValue }
         #expect(states == ["ok", "ok", "corrupt"])
         #expect(json["latest"]?.intValue == 200)

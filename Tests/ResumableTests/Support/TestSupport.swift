@@ -12,10 +12,21 @@ enum TestSupport {
         return url.path
     }()
 
-    /// A fresh, empty temporary directory, unique per call.
-    static func temporaryDirectory(_ label: String = "test") -> String {
+    /// The one directory under which this test process makes its temporary
+    /// directories (`RESUMABLE_TEST_TMP`, or the system's, then
+    /// `resumable-tests-PID`). It is removed when the process exits, passed or
+    /// failed, so no run of the suite leaves anything behind.
+    static let temporaryRoot: String = {
         let base = ProcessInfo.processInfo.environment["RESUMABLE_TEST_TMP"] ?? NSTemporaryDirectory()
-        let path = (base as NSString).appendingPathComponent("resumable-\(label)-\(UUID().uuidString.prefix(8))")
+        let root = (base as NSString).appendingPathComponent("resumable-tests-\(getpid())")
+        try? FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        atexit { try? FileManager.default.removeItem(atPath: TestSupport.temporaryRoot) }
+        return root
+    }()
+
+    /// A fresh, empty temporary directory, unique per call, under `temporaryRoot`.
+    static func temporaryDirectory(_ label: String = "test") -> String {
+        let path = (temporaryRoot as NSString).appendingPathComponent("resumable-\(label)-\(UUID().uuidString.prefix(8))")
         try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         return path
     }

@@ -222,4 +222,19 @@ struct DigitsResumeTests {
             }
         }
     }
+
+    @Test("a resume that fails before training (a missing checkpoint reference) leaves no run behind")
+    func failedResumeLeavesNothing() throws {
+        let base = TestSupport.temporaryDirectory("digits-failed-resume")
+        let other = try CLIFixture.makeRun("digits-failed-resume-src")
+        defer { try? FileManager.default.removeItem(atPath: FilePath.parent(of: other)) }
+        for run in [base + "/new", base + "/existing-empty"] {
+            if run.hasSuffix("empty") { try FileSystem.createDirectory(run) }
+            let outcome = try TestSupport.run(Self.digits, Self.arguments(run, epochs: 1) + ["--resume", other + "@step-99"])
+            #expect(outcome.status == 66, "\(outcome)")
+            let left = (try? FileSystem.contents(of: run)) ?? []
+            #expect(left.isEmpty, "the failed start left \(left) in \(run)")
+            #expect(FileSystem.exists(run) == run.hasSuffix("empty"), "a directory that existed before stays; one made now goes")
+        }
+    }
 }
