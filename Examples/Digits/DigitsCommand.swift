@@ -18,19 +18,19 @@ struct DigitsCommand: ParsableCommand {
             """)
 
     @Option(help: "The run directory.") var runDir = "runs/digits"
-    @Option(help: "Epochs to train (may grow when resuming).") var epochs: Int64 = 30
-    @Option(help: "Random seed (data split, initialisation, shuffling, dropout).") var seed: UInt64 = 0
+    @Option(parsing: .unconditional, help: "Epochs to train (may grow when resuming).") var epochs: Int64 = 30
+    @Option(parsing: .unconditional, help: "Random seed (data split, initialisation, shuffling, dropout).") var seed: UInt64 = 0
     @Option(help: "auto | must | never | a checkpoint (RUN@step-N, RUN@best, a checkpoint directory).")
     var resume = "auto"
     @Flag(help: "Allow --resume never to delete the run's checkpoints, or an older checkpoint to replace newer ones.")
     var force = false
-    @Option(help: "Peak learning rate of the cosine schedule (may change when resuming).") var lr = 0.002
-    @Option(help: "Examples per batch.") var batchSize = 32
-    @Option(help: "Hidden units.") var hidden = 128
-    @Option(help: "Dropout probability on the hidden layer.") var dropout = 0.1
-    @Option(help: "Early-stopping patience in epochs (on val_loss).") var patience = 6
-    @Option(help: "Also save every N steps (0: only at epoch ends).") var saveEverySteps: Int64 = 0
-    @Option(help: "Checkpoints kept: the last N (plus the best).") var keepLast = 3
+    @Option(parsing: .unconditional, help: "Peak learning rate of the cosine schedule (may change when resuming).") var lr = 0.002
+    @Option(parsing: .unconditional, help: "Examples per batch.") var batchSize = 32
+    @Option(parsing: .unconditional, help: "Hidden units.") var hidden = 128
+    @Option(parsing: .unconditional, help: "Dropout probability on the hidden layer.") var dropout = 0.1
+    @Option(parsing: .unconditional, help: "Early-stopping patience in epochs (on val_loss).") var patience = 6
+    @Option(parsing: .unconditional, help: "Also save every N steps (0: only at epoch ends).") var saveEverySteps: Int64 = 0
+    @Option(parsing: .unconditional, help: "Checkpoints kept: the last N (plus the best).") var keepLast = 3
     @Option(help: "The digits.csv.gz file.") var data = DigitsData.defaultPath
     @Flag(help: "Write checkpoints in the background: training waits only while the state is copied.")
     var asyncSaves = false
@@ -50,6 +50,8 @@ struct DigitsCommand: ParsableCommand {
     }
 
     func run() throws {
+        // First thing: a Ctrl-C while the data loads stops at the first step (exit 75), not by the signal (130).
+        InterruptFlag.install()
         LoggingSystem.bootstrap { label in PlainLogHandler(label: label) }
         do {
             try train()

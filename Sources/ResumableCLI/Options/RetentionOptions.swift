@@ -4,13 +4,13 @@ import Resumable
 /// `--keep-last`, `--keep-best`, `--keep-every`: the retention rules of
 /// `prune` and `commit`. Pinned checkpoints, `latest` and `best` are always kept.
 struct RetentionOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Keep the newest N checkpoints.", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Keep the newest N checkpoints.", valueName: "n"))
     var keepLast: Int?
 
-    @Option(help: ArgumentHelp("Keep the best K checkpoints by --monitor (or the run's monitor).", valueName: "k"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Keep the best K checkpoints by --monitor (or the run's monitor).", valueName: "k"))
     var keepBest: Int?
 
-    @Option(help: ArgumentHelp("Keep every checkpoint whose step is a multiple of N.", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Keep every checkpoint whose step is a multiple of N.", valueName: "n"))
     var keepEvery: Int64?
 
     func validate() throws {

@@ -28,6 +28,14 @@ enum References {
         -> CheckpointStore
     {
         try requireLocal(directory)
+        if !FileSystem.exists(directory), let reference = try? CheckpointReference(parsing: directory),
+            reference.run != directory, FileSystem.exists(reference.run)
+        {
+            throw ResumableError(
+                .usage,
+                "\(directory) names a checkpoint, but this command takes a run directory. Give the run, \(reference.run), or look at that checkpoint with `resumable inspect \(directory)`.",
+                path: directory)
+        }
         return try CheckpointStore(directory: directory, access: access, create: create, logger: logger)
     }
 

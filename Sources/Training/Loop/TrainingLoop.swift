@@ -36,6 +36,10 @@ public struct TrainingLoop {
     ///   that `never` would overwrite; `.usage` when fewer epochs are asked for
     ///   than are done; store errors.
     public func run(from initial: TrainingState) throws -> TrainingResult {
+        // Installed first, so a signal while the run is opened and the state
+        // restored stops training at its first step boundary.
+        InterruptFlag.install(for: options.signals)
+        defer { InterruptFlag.uninstall(for: options.signals) }
         var mayCreate = true
         if case .must = options.resume { mayCreate = false }
         let directoryExisted = FileSystem.exists(options.runDirectory)
@@ -54,8 +58,6 @@ public struct TrainingLoop {
             throw error
         }
         if let result = session.finishedResult { return result }
-        InterruptFlag.install(for: options.signals)
-        defer { InterruptFlag.uninstall(for: options.signals) }
         return try session.train()
     }
 }

@@ -27,11 +27,13 @@ public enum InterruptFlag {
     /// The signals a training loop treats as "save and stop" by default.
     public static let defaultSignals: [Int32] = [SIGINT, SIGTERM, SIGUSR1]
 
-    /// Installs the handler for `signals`, clearing any earlier request, and
-    /// unblocks them on the calling thread (a parent may have left them
-    /// blocked, which would hold them pending forever).
+    /// Installs the handler for `signals` and unblocks them on the calling
+    /// thread (a parent may have left them blocked, which would hold them
+    /// pending forever). A request already recorded is kept: a program that
+    /// installs the handler first thing, before loading its data, stops at the
+    /// training loop's first step boundary (exit 75) when interrupted early,
+    /// instead of dying by the signal. `reset()` forgets a request.
     public static func install(for signals: [Int32] = defaultSignals) {
-        pendingSignal.store(0, ordering: .sequentiallyConsistent)
         var unblock = sigset_t()
         sigemptyset(&unblock)
         for sig in signals { sigaddset(&unblock, sig) }

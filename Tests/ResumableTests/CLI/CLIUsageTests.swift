@@ -17,6 +17,34 @@ struct CLIUsageTests {
         #expect(outcome.stdout.isEmpty)
     }
 
+    @Test("a misspelled command is answered with the nearest one; a negative number is read as a value and refused by name")
+    func paperCuts() throws {
+        let typo = try TestSupport.resumable("stauts", "run")
+        #expect(typo.status == 64)
+        #expect(typo.stderr.contains("Did you mean `resumable status`?"), "\(typo.stderr)")
+        let far = try TestSupport.resumable("zzzzzz")
+        #expect(far.status == 64)
+        #expect(!far.stderr.contains("Did you mean") && far.stderr.contains("status, ls"), "\(far.stderr)")
+        let negative = try TestSupport.resumable("prune", "run", "--keep-last", "-3")
+        #expect(negative.status == 64)
+        #expect(negative.stderr.contains("--keep-last must be 1 or more, not -3"), "\(negative.stderr)")
+        let digits = try TestSupport.run(TestSupport.executable("digits"), ["--epochs", "-3"])
+        #expect(digits.status == 64)
+        #expect(digits.stderr.contains("--epochs must be at least 1"), "\(digits.stderr)")
+    }
+
+    @Test("ls and status given a checkpoint reference say they take a run")
+    func referenceForRun() throws {
+        let run = try CLIFixture.makeRun("usage-ref")
+        defer { try? FileManager.default.removeItem(atPath: FilePath.parent(of: run)) }
+        for arguments in [["ls"], ["status"], ["prune", "--keep-last", "1"]] {
+            let outcome = try TestSupport.run(TestSupport.resumable, [arguments[0], run + "@step-100"] + arguments.dropFirst())
+            let command = arguments[0]
+            #expect(outcome.status == 64, "\(command): \(outcome)")
+            #expect(outcome.stderr.contains("takes a run directory") && outcome.stderr.contains("resumable inspect"), "\(outcome.stderr)")
+        }
+    }
+
     @Test("--help and help list every command and exit 0")
     func help() throws {
         let outcome = try TestSupport.resumable("--help")

@@ -237,4 +237,21 @@ struct DigitsResumeTests {
             #expect(FileSystem.exists(run) == run.hasSuffix("empty"), "a directory that existed before stays; one made now goes")
         }
     }
+
+    @Test("Ctrl-C while the data still loads stops with exit 75 (safe to run again), never by the signal (130)")
+    func earlySignal() throws {
+        let base = TestSupport.temporaryDirectory("digits-early-signal")
+        for (n, delay) in [0.15, 0.3, 0.6].enumerated() {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: Self.digits)
+            process.arguments = Self.arguments(base + "/run\(n)", epochs: 30)
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            Thread.sleep(forTimeInterval: delay)
+            kill(process.processIdentifier, SIGINT)
+            process.waitUntilExit()
+            #expect(process.terminationReason == .exit && process.terminationStatus == 75, "after \(delay) s: \(process.terminationReason.rawValue) \(process.terminationStatus)")
+        }
+    }
 }
