@@ -63,6 +63,8 @@ struct CommitCommand: ParsableCommand, LoggingConfigurable {
         StopSignals.ignore()
         let metricValues = try KeyValueArgument.metrics(metrics)
         let metadataValues = try KeyValueArgument.jsonValues(metadata, option: "--metadata")
+        // Refused (exit 64) before the run is created or a file is copied.
+        try Manifest.checkWritable(metadata: metadataValues)
         let store = try References.openRun(runDirectory, access: .write, create: true)
         if store.run.monitor == nil, let chosen = monitor.value {
             try store.updateRun { $0.monitor = chosen }
