@@ -65,8 +65,9 @@ public struct DamagedCheckpoint: Sendable {
     /// a newer release)…
     public var code: ResumableError.Code = .corrupt
 
-    /// Whether `prune` deletes it: its manifest is damaged or missing, so it can
-    /// never be loaded. One written by a newer release is kept.
+    /// Whether `prune` may delete it (when older than the latest readable
+    /// checkpoint): its manifest is damaged or missing, so it can never be
+    /// loaded. One written by a newer release is kept.
     public var isPrunable: Bool { code == .corrupt || code == .notFound }
 }
 

@@ -40,9 +40,14 @@ extension CheckpointStore {
             }
         }
         // A step directory whose manifest is damaged or missing can never be
-        // loaded; it is deleted unless protected (its size is not known).
+        // loaded; it is deleted when older than the latest readable checkpoint
+        // and not protected (its size is not known). A newer one is kept for
+        // someone to look at, as the latest always is.
         let alwaysKept = protected.union(protectedSteps)
-        for d in scan.damaged where d.isPrunable && !alwaysKept.contains(d.step) { deleted.append(d.step) }
+        let latest = all.last?.step ?? -1
+        for d in scan.damaged where d.isPrunable && d.step < latest && !alwaysKept.contains(d.step) {
+            deleted.append(d.step)
+        }
         deleted.sort()
         if !dryRun {
             for step in deleted { try delete(step: step) }

@@ -56,7 +56,11 @@ struct CommitCommand: ParsableCommand, LoggingConfigurable {
         if step < 0 { throw ValidationError("--step must be 0 or more, not \(step).") }
         if epoch < 0 { throw ValidationError("--epoch must be 0 or more, not \(epoch).") }
         _ = try KeyValueArgument.metrics(metrics)
-        _ = try KeyValueArgument.jsonValues(metadata, option: "--metadata")
+        do {
+            _ = try KeyValueArgument.jsonValues(metadata, option: "--metadata")
+        } catch let error as ResumableError {
+            throw ValidationError(error.message)  // exit 64, as for any bad option
+        }
     }
 
     func run() throws {
