@@ -1,6 +1,8 @@
 // libFuzzer target for the parsers that read untrusted bytes: the safetensors
 // header (`SafeTensorsHeader.parse`), the manifest decoder
-// (`Manifest.decode`) and the JSON parser under both. Every input goes
+// (`Manifest.decode`), the run identity (`RunInfo(json:)`) and the JSON parser
+// under them, with the round trip through their writers (what the writer
+// accepts, the reader reads back equal). Every input goes
 // through all three. A parse may fail; it must never crash, and what it
 // accepts must be self-consistent (asserted below, so a violation is a crash
 // libFuzzer reports). Built and run by scripts/fuzz.sh; see docs/FUZZING.md.
@@ -53,6 +55,40 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             }
         }
         guard manifest.step >= 0, manifest.epoch >= 0 else { violated("negative step or epoch") }
+        _ = Checkpoint(directory: "fuzz", manifest: manifest).bytes
+        // Round trip: what the writer accepts, the reader reads back as the same manifest.
+        if let written = try? manifest.encodedForWriting() {
+            guard let again = try? Manifest.decode(written, path: "manifest.json") else {
+                violated("the reader refuses a manifest the writer wrote: \(String(decoding: written, as: UTF8.self))")
+            }
+            guard again.json == manifest.json else {
+                violated("manifest does not round-trip: \(String(decoding: written, as: UTF8.self))")
+            }
+        }
+    }
+
+    // run.json: the same round trip for the run identity.
+    if let value = try? JSONParser(maxDepth: Manifest.maxDepth).parse(bytes),
+        let run = try? RunInfo(json: value, path: "run.json"),
+        let written = try? run.encodedForWriting()
+    {
+        guard let reread = try? JSONParser(maxDepth: Manifest.maxDepth).parse(written),
+            let again = try? RunInfo(json: reread, path: "run.json")
+        else {
+            violated("the reader refuses a run.json the writer wrote: \(String(decoding: written, as: UTF8.self))")
+        }
+        guard again.json == run.json else { violated("run.json does not round-trip: \(String(decoding: written, as: UTF8.self))") }
+    }
+
+    // The writer's own checks on any parsed value used as metadata: a value
+    // they accept is written into a manifest the reader accepts.
+    if let value = try? JSONParser(maxDepth: Manifest.maxDepth).parse(bytes) {
+        let manifest = Manifest(step: 1, epoch: 0, runID: "fuzz", configFingerprint: "", metadata: ["fuzz": value], extra: ["x": value])
+        if let written = try? manifest.encodedForWriting() {
+            guard let again = try? Manifest.decode(written, path: "manifest.json"), again.json == manifest.json else {
+                violated("metadata the writer accepted does not read back: \(value.serialized())")
+            }
+        }
     }
     return 0
 }

@@ -1,4 +1,4 @@
-import DurableFiles
+public import DurableFiles
 
 /// A committed checkpoint: its directory and its manifest.
 public struct Checkpoint: Sendable {
@@ -18,7 +18,21 @@ public struct Checkpoint: Sendable {
     public func path(of file: String) -> String { FilePath.join(directory, file) }
 
     /// Total bytes of the checkpoint's files (manifest excluded).
-    public var bytes: Int64 { manifest.files.reduce(0) { $0 + $1.bytes } }
+    /// A manifest read from disk never overflows (``Manifest/init(json:path:)``
+    /// refuses it); one built in memory saturates at `Int64.max` rather than trap.
+    public var bytes: Int64 { Self.total(manifest.files.lazy.map(\.bytes)) }
+
+    /// The sum of sizes, saturating at `Int64.max` (negative sizes count as 0):
+    /// sizes come from files and must never trap the process that adds them.
+    public static func total<S: Sequence<Int64>>(_ sizes: S) -> Int64 {
+        var sum: Int64 = 0
+        for size in sizes where size > 0 {
+            let (next, overflow) = sum.addingReportingOverflow(size)
+            if overflow { return .max }
+            sum = next
+        }
+        return sum
+    }
 
     /// The directory name of a step: `step-` and twelve digits.
     public static func directoryName(step: Int64) -> String {
@@ -46,6 +60,15 @@ public struct DamagedCheckpoint: Sendable {
     public var directory: String
     /// Why it cannot be used.
     public var reason: String
+    /// The error reading its manifest gave: `.corrupt` (damaged, or sizes that
+    /// overflow), `.notFound` (no manifest), `.unsupportedVersion` (written by
+    /// a newer release)…
+    public var code: ResumableError.Code = .corrupt
+
+    /// Whether `prune` may delete it (when older than the latest readable
+    /// checkpoint): its manifest is damaged or missing, so it can never be
+    /// loaded. One written by a newer release is kept.
+    public var isPrunable: Bool { code == .corrupt || code == .notFound }
 }
 
 /// What a directory scan found.

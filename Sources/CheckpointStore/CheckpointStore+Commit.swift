@@ -40,8 +40,10 @@ extension CheckpointStore {
             metrics: draft.metrics, tags: draft.tags, metadata: draft.metadata, files: draft.files, extra: draft.extra)
         let destination = directory(of: draft.step)
         do {
+            // Checked against the reader's limits before the manifest is written.
+            let encoded = try manifest.encodedForWriting()
             let file = try DurableFile.create(FilePath.join(draft.stagingDirectory, "manifest.json"))
-            try file.write(manifest.encoded)
+            try file.write(encoded)
             try file.sync()
             try file.close()
             try FileSystem.sync(draft.stagingDirectory)
@@ -114,11 +116,14 @@ extension CheckpointStore {
                 path: FilePath.join(source, "manifest.json"))
         }
         return try commit(step: step) { draft in
+            // Metadata the manifest could not hold is refused before any file
+            // is copied or moved (a moved file must not end up in a removed draft).
+            try configure(draft)
+            try Manifest.checkWritable(metadata: draft.metadata, extra: draft.extra)
             for name in names {
                 let path = FilePath.join(source, name)
                 if move { try draft.moveFile(from: path, named: name) } else { try draft.copyFile(from: path, named: name) }
             }
-            try configure(draft)
         }
     }
 }

@@ -20,7 +20,17 @@ public enum ManifestEdit: Sendable, Hashable {
         }
         let key = String(text[..<eq])
         let raw = String(text[text.index(after: eq)...])
-        let value = (try? JSONParser().parse(raw)) ?? .string(raw)
+        let value: JSONValue
+        do {
+            value = try JSONParser(maxDepth: Manifest.maxDepth).parse(raw)
+        } catch let error as JSONParseError where error.reason.hasPrefix("JSON nested deeper than") {
+            // Valid JSON too deep for a manifest: refused, not taken as a string.
+            throw ResumableError(
+                .usage,
+                "the value of \(Manifest.printableKey(key)) nests deeper than the \(Manifest.maxDepth) levels a manifest is read with.")
+        } catch {
+            value = .string(raw)
+        }
         return .set(path: key, value: value)
     }
 }
@@ -42,14 +52,22 @@ extension CheckpointStore {
             }
         }
         let manifestPath = current.path(of: "manifest.json")
-        let updated = try Manifest(json: json, path: manifestPath)
+        // The manifest was read intact; what is wrong now is the edit (.usage), not the disk (.corrupt).
+        try Self.checkEdited(json)
+        let updated: Manifest
+        do {
+            updated = try Manifest(json: json, path: manifestPath)
+        } catch let error as ResumableError where error.code == .corrupt {
+            throw ResumableError(.usage, "the edit would make the manifest invalid, so nothing was changed: \(error.message)", path: manifestPath)
+        }
         var final = updated
         final.extra["edited_at"] = .string(Timestamp.now())
+        let encoded = try final.encodedForWriting()
         try FileSystem.createOwnedDirectory(stagingDirectory)
         let temporary = FilePath.join(stagingDirectory, "manifest.\(getpid()).\(UInt32.random(in: 0...UInt32.max)).json")
         let file = try DurableFile.create(temporary)
         do {
-            try file.write(final.encoded)
+            try file.write(encoded)
             try file.sync()
             try file.close()
             try FileSystem.rename(temporary, to: manifestPath, replacing: true)
@@ -71,11 +89,53 @@ extension CheckpointStore {
         guard !parts.isEmpty, parts.allSatisfy({ !$0.isEmpty }) else {
             throw ResumableError(.usage, "\"\(path)\" is not a key path; use names joined by dots, like metadata.note.")
         }
+        // The recursion below goes one level per part; a path deeper than a
+        // manifest may nest is refused before it starts.
+        guard parts.count <= Manifest.maxDepth else {
+            throw ResumableError(
+                .usage,
+                "the key path \(Manifest.printableKey(path)) has \(parts.count) parts; a manifest is read with at most \(Manifest.maxDepth) levels of nesting, so a key path has at most \(Manifest.maxDepth) parts.")
+        }
         guard !ManifestEdit.protectedKeys.contains(parts[0]) else {
             throw ResumableError(
                 .usage, "\"\(parts[0])\" cannot be edited: it records what was committed. Edit metrics, tags, metadata or your own keys.")
         }
         json = try set(json, parts[...], value, path: path)
+    }
+
+    /// Checks the keys the reader types, after the edits: each must still
+    /// hold what a manifest needs. Throws `.usage` naming the key and the value.
+    static func checkEdited(_ json: JSONValue) throws {
+        guard case .object(let o) = json else { return }
+        func refuse(_ key: String, _ need: String, _ value: JSONValue?) -> ResumableError {
+            guard let value else {
+                return ResumableError(.usage, "\(key) cannot be removed: every manifest records it. Set it to \(need) instead.")
+            }
+            return ResumableError(.usage, "\(key) must be \(need), got \(shown(value)).")
+        }
+        let epoch = o["epoch"]
+        if epoch.flatMap(\.intValue).map({ $0 < 0 }) ?? true { throw refuse("epoch", "a non-negative integer", epoch) }
+        for key in ["run_id", "config_fingerprint"] where o[key]?.stringValue == nil {
+            throw refuse(key, "a string", o[key])
+        }
+        if let metrics = o["metrics"] {
+            guard case .object(let values) = metrics else { throw refuse("metrics", "an object of numbers", metrics) }
+            for (name, value) in values.sorted(by: { $0.key < $1.key }) where value.doubleValue == nil {
+                throw refuse("metrics." + name, "a number", value)
+            }
+        }
+        if let tags = o["tags"] {
+            guard case .array(let items) = tags, items.allSatisfy({ $0.stringValue != nil }) else {
+                throw refuse("tags", "a list of strings", tags)
+            }
+        }
+        if let metadata = o["metadata"], metadata.objectValue == nil { throw refuse("metadata", "an object", metadata) }
+    }
+
+    /// A value for a message: compact JSON, cut to 80 characters.
+    static func shown(_ value: JSONValue) -> String {
+        let text = value.serialized()
+        return text.count > 80 ? String(text.prefix(80)) + "…" : text
     }
 
     private static func set(_ node: JSONValue, _ parts: ArraySlice<String>, _ value: JSONValue?, path: String) throws -> JSONValue {

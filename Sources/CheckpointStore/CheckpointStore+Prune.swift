@@ -25,7 +25,8 @@ extension CheckpointStore {
         -> PruneReport
     {
         if !dryRun { try requireWrite("prune checkpoints") }
-        let all = try checkpoints()
+        let scan = try scan()
+        let all = scan.checkpoints
         let reasons = policy.reasonsToKeep(all, protected: protected.union(protectedSteps), runMonitor: run.monitor)
         var kept: [(Int64, [String])] = []
         var deleted: [Int64] = []
@@ -35,9 +36,19 @@ extension CheckpointStore {
                 kept.append((c.step, why))
             } else {
                 deleted.append(c.step)
-                freed += c.bytes
+                freed = Checkpoint.total([freed, c.bytes])
             }
         }
+        // A step directory whose manifest is damaged or missing can never be
+        // loaded; it is deleted when older than the latest readable checkpoint
+        // and not protected (its size is not known). A newer one is kept for
+        // someone to look at, as the latest always is.
+        let alwaysKept = protected.union(protectedSteps)
+        let latest = all.last?.step ?? -1
+        for d in scan.damaged where d.isPrunable && d.step < latest && !alwaysKept.contains(d.step) {
+            deleted.append(d.step)
+        }
+        deleted.sort()
         if !dryRun {
             for step in deleted { try delete(step: step) }
             if !deleted.isEmpty {

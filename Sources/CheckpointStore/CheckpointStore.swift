@@ -89,7 +89,7 @@ public final class CheckpointStore: @unchecked Sendable {
         } else {
             run = RunInfo(id: RunInfo.newID(), name: FilePath.lastComponent(of: FilePath.absolute(directory)))
             try FileSystem.createOwnedDirectory(checkpointsDirectory)
-            try FileSystem.writeAtomically(Array(run.json.prettyPrinted().utf8), to: runFile)
+            try FileSystem.writeAtomically(try run.encodedForWriting(), to: runFile)
         }
         if access == .write {
             try FileSystem.createOwnedDirectory(checkpointsDirectory)
@@ -153,7 +153,7 @@ public final class CheckpointStore: @unchecked Sendable {
         try requireWrite("update run.json")
         var updated = run
         change(&updated)
-        try FileSystem.writeAtomically(Array(updated.json.prettyPrinted().utf8), to: runFile)
+        try FileSystem.writeAtomically(try updated.encodedForWriting(), to: runFile)
         run = updated
     }
 
@@ -210,7 +210,7 @@ public final class CheckpointStore: @unchecked Sendable {
             do {
                 good.append(try checkpoint(step: step))
             } catch let error as ResumableError where error.code != .io {
-                damaged.append(DamagedCheckpoint(step: step, directory: directory(of: step), reason: error.message))
+                damaged.append(DamagedCheckpoint(step: step, directory: directory(of: step), reason: error.message, code: error.code))
             }
         }
         return CheckpointScan(checkpoints: good, damaged: damaged)

@@ -92,8 +92,52 @@ public struct Manifest: Sendable {
         return .object(o)
     }
 
-    /// The manifest as the bytes of `manifest.json`.
+    /// The manifest as the bytes of `manifest.json`, unchecked: use
+    /// ``encodedForWriting()`` for bytes that go to disk.
     public var encoded: [UInt8] { Array(json.prettyPrinted().utf8) }
+
+    /// The deepest nesting of arrays and objects the reader accepts, the
+    /// manifest object itself counting as 1 (so `metadata` is at depth 2).
+    public static let maxDepth = 64
+
+    /// The bytes of `manifest.json`, checked against the reader's own limits
+    /// (``maxDepth``, ``maxBytes``) so that no writer produces a manifest the
+    /// reader refuses. Nothing is written here; callers write the bytes.
+    /// - Throws: `.usage` naming the key that nests too deep or the size.
+    public func encodedForWriting() throws -> [UInt8] {
+        try Self.checkWritable(metadata: metadata, extra: extra)
+        let bytes = encoded
+        guard bytes.count <= Self.maxBytes else {
+            throw ResumableError(
+                .usage,
+                "the manifest would be \(bytes.count) bytes, more than the \(Self.maxBytes >> 20) MiB a manifest may hold; keep large data in a file of the checkpoint instead of its metadata.")
+        }
+        return bytes
+    }
+
+    /// Checks that metadata and further top-level keys fit the reader's
+    /// nesting limit once placed in a manifest: a value under `metadata` may
+    /// nest at most `maxDepth - 2` levels, a top-level value `maxDepth - 1`.
+    /// Cheap (no encoding); writers call it before they change anything.
+    /// - Throws: `.usage` naming the key and the limit.
+    public static func checkWritable(metadata: [String: JSONValue], extra: [String: JSONValue] = [:]) throws {
+        for (key, value) in metadata { try checkDepth(value, key: "metadata." + key, enclosing: 2) }
+        for (key, value) in extra where !knownKeys.contains(key) { try checkDepth(value, key: key, enclosing: 1) }
+    }
+
+    static func checkDepth(_ value: JSONValue, key: String, enclosing: Int, file: String = "manifest") throws {
+        let depth = value.nestingDepth
+        guard depth + enclosing > maxDepth else { return }
+        throw ResumableError(
+            .usage,
+            "the \(file) key \(printableKey(key)) holds a value nested \(depth) levels deep; \(file) is read with at most \(maxDepth) levels of nesting, which leaves \(maxDepth - enclosing) for a value there.")
+    }
+
+    /// A key path for a message: quoted, control characters escaped, cut to 120 characters.
+    static func printableKey(_ key: String) -> String {
+        let shown = key.count > 120 ? String(key.prefix(120)) + "…" : key
+        return JSONValue.string(shown).serialized()
+    }
 
     /// Reads a manifest file.
     /// - Throws: `.notFound` if it is missing; `.corrupt` if it is not a valid
@@ -175,6 +219,16 @@ public struct Manifest: Sendable {
                 throw Self.invalid(path, "it lists the file \"\(record.name)\" twice")
             }
             files.append(record)
+        }
+        // Every sum of the sizes (Checkpoint.bytes, totals of a run) must be
+        // representable: a manifest whose sizes overflow Int64 is damaged.
+        var total: Int64 = 0
+        for record in files {
+            let (sum, overflow) = total.addingReportingOverflow(record.bytes)
+            guard !overflow else {
+                throw Self.invalid(path, "the sizes of its files add up to more than \(Int64.max) bytes")
+            }
+            total = sum
         }
         self.files = files
         for key in Self.knownKeys { o.removeValue(forKey: key) }

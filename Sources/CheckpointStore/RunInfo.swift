@@ -58,7 +58,8 @@ public struct RunInfo: Sendable {
         return String((0..<12).map { _ in alphabet[Int.random(in: 0..<alphabet.count)] })
     }
 
-    var json: JSONValue {
+    /// The identity as a JSON object (what `run.json` holds).
+    public var json: JSONValue {
         var o = extra
         o["id"] = .string(id)
         o["name"] = .string(name)
@@ -74,7 +75,25 @@ public struct RunInfo: Sendable {
         return .object(o)
     }
 
-    init(json: JSONValue, path: String) throws {
+    /// `run.json` files larger than this are refused by the reader.
+    public static let maxBytes = 64 << 20
+
+    /// The bytes of `run.json`, checked against the reader's limits (nesting
+    /// ``Manifest/maxDepth``, size ``maxBytes``) before anything is written.
+    /// - Throws: `.usage` naming the key that nests too deep, or the size.
+    public func encodedForWriting() throws -> [UInt8] {
+        for (key, value) in config { try Manifest.checkDepth(value, key: "config." + key, enclosing: 2, file: "run.json") }
+        for (key, value) in extra { try Manifest.checkDepth(value, key: key, enclosing: 1, file: "run.json") }
+        let bytes = Array(json.prettyPrinted().utf8)
+        guard bytes.count <= Self.maxBytes else {
+            throw ResumableError(
+                .usage, "run.json would be \(bytes.count) bytes, more than the \(Self.maxBytes >> 20) MiB it may hold; keep less in the run's config.")
+        }
+        return bytes
+    }
+
+    /// Reads a run identity from JSON (public for the fuzz target).
+    public init(json: JSONValue, path: String) throws {
         func invalid(_ reason: String) -> ResumableError {
             ResumableError(
                 .corrupt, "\(path) is not a valid run identity: \(reason). Restore it from a backup, or move it away to start a new run.",
@@ -107,10 +126,10 @@ public struct RunInfo: Sendable {
 
     /// Reads `run.json`.
     static func read(from path: String) throws -> RunInfo {
-        let bytes = try FileSystem.readFile(path, limit: 64 << 20)
+        let bytes = try FileSystem.readFile(path, limit: maxBytes)
         let json: JSONValue
         do {
-            json = try JSONParser().parse(bytes)
+            json = try JSONParser(maxDepth: Manifest.maxDepth).parse(bytes)
         } catch {
             throw ResumableError(.corrupt, "\(path) is not valid JSON (\(error)). Restore it, or move it away to start a new run.", path: path)
         }

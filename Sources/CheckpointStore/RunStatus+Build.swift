@@ -24,7 +24,7 @@ extension RunStatus {
         let best = chosenMonitor.flatMap { CheckpointStore.best(in: scan.checkpoints, by: $0) }
         let summary = CheckpointSummary(
             count: scan.checkpoints.count, damaged: scan.damaged,
-            totalBytes: scan.checkpoints.reduce(0) { $0 + $1.bytes },
+            totalBytes: Checkpoint.total(scan.checkpoints.lazy.map(\.bytes)),
             latest: scan.checkpoints.last.map(CheckpointBrief.init), best: best.map(CheckpointBrief.init),
             monitor: chosenMonitor)
         let events = try store.events.read()

@@ -56,13 +56,19 @@ struct CommitCommand: ParsableCommand, LoggingConfigurable {
         if step < 0 { throw ValidationError("--step must be 0 or more, not \(step).") }
         if epoch < 0 { throw ValidationError("--epoch must be 0 or more, not \(epoch).") }
         _ = try KeyValueArgument.metrics(metrics)
-        _ = try KeyValueArgument.jsonValues(metadata, option: "--metadata")
+        do {
+            _ = try KeyValueArgument.jsonValues(metadata, option: "--metadata")
+        } catch let error as ResumableError {
+            throw ValidationError(error.message)  // exit 64, as for any bad option
+        }
     }
 
     func run() throws {
         StopSignals.ignore()
         let metricValues = try KeyValueArgument.metrics(metrics)
         let metadataValues = try KeyValueArgument.jsonValues(metadata, option: "--metadata")
+        // Refused (exit 64) before the run is created or a file is copied.
+        try Manifest.checkWritable(metadata: metadataValues)
         let store = try References.openRun(runDirectory, access: .write, create: true)
         if store.run.monitor == nil, let chosen = monitor.value {
             try store.updateRun { $0.monitor = chosen }

@@ -22,7 +22,11 @@ public struct TrainingStatusContributor: RunStatusContributor {
         let (state, detail) = Self.state(summary: summary, lockIsLive: status.lock?.isLive ?? false, events: events)
         var rows = [RunStatus.Row("state", detail)]
         var progress = "epoch \(summary.completedEpochs) of \(summary.totalEpochs), step \(summary.step)"
-        if summary.epochStep > 0 { progress += " (\(summary.epochStep)/\(summary.stepsPerEpoch) batches into epoch \(summary.completedEpochs + 1))" }
+        if summary.epochStep > 0 {
+            // The counts come from a manifest: the next epoch's number must not trap at Int64.max.
+            let (next, overflow) = summary.completedEpochs.addingReportingOverflow(1)
+            progress += " (\(summary.epochStep)/\(summary.stepsPerEpoch) batches into epoch \(overflow ? "?" : String(next)))"
+        }
         rows.append(RunStatus.Row("progress", progress))
         let metricNames = summary.history.keys.filter { $0 != "epoch" }.sorted()
         let last = Dictionary(uniqueKeysWithValues: metricNames.compactMap { name in
