@@ -2,7 +2,6 @@ import CSystemShims
 import DurableFiles
 public import SafeTensors
 import Dispatch
-import Foundation
 
 /// Saves checkpoints in the background, so training is blocked only while
 /// the state is snapshotted.
@@ -75,7 +74,7 @@ public final class AsyncCheckpointWriter: @unchecked Sendable {
     /// (hashing, I/O) inherit that. `nil` when no thread could be started:
     /// `queue` writes then.
     private let writeThread: WorkerThread?
-    private let condition = NSCondition()
+    private let condition = Condition()
     private var inFlight = false
     private var failure: (any Error)?
     private var committed: Checkpoint?

@@ -1,6 +1,6 @@
 import DurableFiles
 public import SafeTensors
-import Foundation
+import FoundationEssentials
 
 extension Checkpoint {
     /// Opens one of the checkpoint's tensor files (validated, memory-mapped):
