@@ -71,16 +71,19 @@ struct AttackCommitTests {
         let run = base + "/run"
         let seed = Self.seed
         var random = SplitMix64(seed: seed)
-        // One uncut move, to know how long the window for the kills is.
-        let first = base + "/src-0"
-        _ = try Self.makeSource(first, index: 0)
-        let began = Date()
-        let uncut = try TestSupport.resumable("commit", run, "--step", "0", "--move", first)
-        let window = max(0.02, Date().timeIntervalSince(began) * 1.3)
-        #expect(uncut.status == 0, "\(uncut)")
-        #expect(try FileSystem.contents(of: first).isEmpty, "an uncut move leaves the source directory empty")
+        // Two uncut moves (the first creates the run), to know how long the window for the kills is.
+        var window = 0.02
+        for step in [1_000_000, 1_000_001] {
+            let first = base + "/src-\(step)"
+            _ = try Self.makeSource(first, index: step)
+            let began = Date()
+            let uncut = try TestSupport.resumable("commit", run, "--step", String(step), "--move", first)
+            window = max(0.02, Date().timeIntervalSince(began) * 1.2)
+            #expect(uncut.status == 0, "\(uncut)")
+            #expect(try FileSystem.contents(of: first).isEmpty, "an uncut move leaves the source directory empty")
+        }
 
-        var outcomes = (beforeCommit: 0, afterCommit: 0, finished: 0, retried: 0, retryFinishedMove: 0)
+        var outcomes = (beforeCommit: 0, midMove: 0, afterCommit: 0, finished: 0, retried: 0, retryFinishedMove: 0)
         for index in 1...Self.kills {
             let source = base + "/src-\(index)"
             let hashes = try Self.makeSource(source, index: index)
@@ -92,13 +95,22 @@ struct AttackCommitTests {
             running = nil
             let checkpointDirectory = run + "/checkpoints/" + Checkpoint.directoryName(step: Int64(index))
             let left = try FileSystem.contents(of: source).count
+            let staging = run + "/checkpoints/.staging"
+            let staged = ((try? FileSystem.contents(of: staging)) ?? []).reduce(0) {
+                $0 + ((try? FileSystem.contents(of: staging + "/" + $1).count) ?? 0)
+            }
+            // The window adapts so that kills keep landing inside the move as the machine's load changes.
             if process.terminationReason == .exit {
                 #expect(process.terminationStatus == 0, "kill \(index): the move ended by itself with \(process.terminationStatus)")
                 outcomes.finished += 1
+                window *= 0.85
             } else if FileSystem.exists(checkpointDirectory) {
                 outcomes.afterCommit += 1
+            } else if staged > 0 {
+                outcomes.midMove += 1
             } else {
                 outcomes.beforeCommit += 1
+                window *= 1.1
             }
             var failures: [String] = []
             // Half the time the job retries the same move, as a script would.
@@ -148,8 +160,8 @@ struct AttackCommitTests {
             try FileSystem.removeTree(checkpointDirectory)
         }
         let summary =
-            "commit --move kill test (seed \(seed)): \(Self.kills) kills, window \(Int(window * 1000)) ms; "
-            + "killed before the commit \(outcomes.beforeCommit), after it \(outcomes.afterCommit), finished first \(outcomes.finished); "
+            "commit --move kill test (seed \(seed)): \(Self.kills) kills, final window \(Int(window * 1000)) ms; "
+            + "killed before anything was staged \(outcomes.beforeCommit), with files staged \(outcomes.midMove), after the commit \(outcomes.afterCommit), finished first \(outcomes.finished); "
             + "retried \(outcomes.retried), of which \(outcomes.retryFinishedMove) finished an interrupted move\n"
         FileHandle.standardError.write(Data(summary.utf8))
     }
