@@ -84,7 +84,9 @@ struct AttackCommitTests {
         }
 
         var outcomes = (beforeCommit: 0, midMove: 0, afterCommit: 0, finished: 0, retried: 0, retryFinishedMove: 0)
+        var done = 0
         for index in 1...Self.kills {
+            done = index
             let source = base + "/src-\(index)"
             let hashes = try Self.makeSource(source, index: index)
             let process = try Self.start(["commit", run, "--step", String(index), "--move", source])
@@ -160,7 +162,7 @@ struct AttackCommitTests {
             try FileSystem.removeTree(checkpointDirectory)
         }
         let summary =
-            "commit --move kill test (seed \(seed)): \(Self.kills) kills, final window \(Int(window * 1000)) ms; "
+            "commit --move kill test (seed \(seed)): \(done) kills, final window \(Int(window * 1000)) ms; "
             + "killed before anything was staged \(outcomes.beforeCommit), with files staged \(outcomes.midMove), after the commit \(outcomes.afterCommit), finished first \(outcomes.finished); "
             + "retried \(outcomes.retried), of which \(outcomes.retryFinishedMove) finished an interrupted move\n"
         FileHandle.standardError.write(Data(summary.utf8))
