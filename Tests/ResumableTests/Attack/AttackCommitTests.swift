@@ -288,4 +288,26 @@ struct AttackCommitTests {
         #expect(FileSystem.exists(other + "/part-1.bin") && FileSystem.exists(linked + "/part-1.bin"))
         #expect(try !CheckpointStore(directory: run).committedSteps().contains(9))
     }
+
+    @Test("--move across file systems (EXDEV) copies the files and removes the sources after the commit")
+    func moveAcrossFileSystems() throws {
+        let run = TestSupport.temporaryDirectory("attack-move-xdev") + "/run"
+        defer { try? FileManager.default.removeItem(atPath: FilePath.parent(of: run)) }
+        // /dev/shm is a tmpfs on Linux: another file system than the temporary directory's, usually.
+        var shm = stat()
+        var tmp = stat()
+        guard stat("/dev/shm", &shm) == 0, stat(FilePath.parent(of: run), &tmp) == 0, shm.st_dev != tmp.st_dev,
+            access("/dev/shm", W_OK) == 0
+        else { return }
+        let source = "/dev/shm/resumable-attack-move-xdev-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        defer { try? FileManager.default.removeItem(atPath: source) }
+        let hashes = try Self.makeSource(source, index: 3)
+        let outcome = try TestSupport.resumable("commit", run, "--step", "3", "--move", source)
+        #expect(outcome.status == 0, "\(outcome)")
+        #expect(try FileSystem.contents(of: source).isEmpty, "the sources are removed after the commit")
+        let store = try CheckpointStore(directory: run)
+        let checkpoint = try store.checkpoint(step: 3)
+        for (name, hash) in hashes { #expect(try Checksum.sha256(ofFile: checkpoint.path(of: name)) == hash, "\(name)") }
+        #expect(try store.verify(checkpoint).isIntact)
+    }
 }
