@@ -145,7 +145,7 @@ public final class CheckpointDraft: @unchecked Sendable {
         let record: FileRecord
         if try file.link(to: path) {
             do {
-                let staged = try SourceFile(path: path, followSymlinks: false)
+                let staged = try SourceFile(path: path, followSymlinks: false, reportedAs: source)
                 defer { staged.close() }
                 guard staged.device == file.device, staged.inode == file.inode else { throw file.changed() }
                 try staged.sync()

@@ -13,7 +13,7 @@ import Musl
 /// changes while it is read fails with `.corrupt` instead of being recorded
 /// half old, half new.
 public final class SourceFile: @unchecked Sendable {
-    /// The path it was opened at.
+    /// The path it was opened at, or the one it is reported as.
     public let path: String
     /// Its size when it was opened.
     public let size: Int64
@@ -24,11 +24,15 @@ public final class SourceFile: @unchecked Sendable {
     private var descriptor: Int32
 
     /// Opens a regular file for reading.
-    /// - Parameter followSymlinks: `false` refuses a symbolic link (`O_NOFOLLOW`).
+    /// - Parameters:
+    ///   - followSymlinks: `false` refuses a symbolic link (`O_NOFOLLOW`).
+    ///   - reportedAs: the path that messages name (and whose extension
+    ///     tells a safetensors file), when it is not `path` — the user's file
+    ///     for a link to it in a staging directory.
     /// - Throws: `.notFound`/`.io` when it cannot be opened; `.usage` for a
     ///   symbolic link refused or anything but a regular file.
-    public init(path: String, followSymlinks: Bool = true) throws {
-        self.path = path
+    public init(path: String, followSymlinks: Bool = true, reportedAs: String? = nil) throws {
+        self.path = reportedAs ?? path
         if let fault = FaultInjection.check(.open) { throw ResumableError.system("open", path: path, errno: fault.errno) }
         // O_NONBLOCK: a FIFO planted where a file belongs must not block (it is refused below).
         let flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | (followSymlinks ? 0 : O_NOFOLLOW)
