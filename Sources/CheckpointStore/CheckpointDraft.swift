@@ -245,7 +245,7 @@ public final class CheckpointDraft: @unchecked Sendable {
                 let piece = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<n])
                 try source.read(at: offset, into: piece)
                 sha.update(UnsafeRawBufferPointer(piece))
-                crc.update(UnsafeRawBufferPointer(piece))
+                if part.tensor != nil { crc.update(UnsafeRawBufferPointer(piece)) }
                 offset += Int64(n)
             }
             if let tensor = part.tensor { digests[tensor] = crc.finalize() }
