@@ -111,44 +111,146 @@ public final class CheckpointDraft: @unchecked Sendable {
 
     /// Copies a file another program wrote into the checkpoint, hashing it.
     /// Safetensors files (by extension) are validated and get per-tensor checksums.
+    ///
+    /// The file is read with `pread`, never mapped, and must not change while
+    /// it is copied: one that shrinks, grows or is rewritten meanwhile fails
+    /// with `.corrupt` ("changed while it was being committed").
     public func copyFile(from source: String, named name: String? = nil) throws {
-        try adopt(source, named: name) { mapped, path in
-            let writer = ChecksummingWriter(file: try DurableFile.create(path))
-            try writer.write(mapped.bytes)
-            return try writer.finish()
-        }
-    }
-
-    /// Moves a file of the same file system into the checkpoint (no copy),
-    /// hashing it and making it durable first.
-    public func moveFile(from source: String, named name: String? = nil) throws {
-        try adopt(source, named: name) { mapped, path in
-            let sha = Checksum.sha256(mapped.bytes)
-            try FileSystem.sync(source)
-            try FileSystem.rename(source, to: path, replacing: false)
-            return (Int64(mapped.bytes.count), sha)
-        }
-    }
-
-    /// Brings another program's file into the checkpoint: validates and
-    /// digests it (per tensor for safetensors), lets `place` put it at its
-    /// path durably and return its size and SHA-256, then records it.
-    private func adopt(
-        _ source: String, named name: String?,
-        place: (MappedFile, String) throws -> (bytes: Int64, sha256: String)
-    ) throws {
         let fileName = name ?? FilePath.lastComponent(of: source)
         let path = try reserve(fileName)
-        let mapped = try MappedFile(path: source)
-        mapped.adviseSequential()
-        let tensorDigests = try Self.tensorDigests(ofFile: source, bytes: mapped.bytes)
-        let (size, sha) = try place(mapped, path)
-        files.append(FileRecord(name: fileName, bytes: size, sha256: sha, tensorCRC32C: tensorDigests))
+        let file = try SourceFile(path: source)
+        defer { file.close() }
+        files.append(try Self.copy(file, to: path, named: fileName))
     }
 
-    /// Per-tensor CRC-32C of a safetensors file (validated), or `nil` for other files.
-    static func tensorDigests(ofFile path: String, bytes: UnsafeRawBufferPointer) throws -> [String: String]? {
-        guard path.hasSuffix(".safetensors") else { return nil }
-        return try SafeTensorsHeader.parse(bytes, path: path).tensorCRC32C(in: bytes)
+    /// Moves a regular file into the checkpoint without copying it, when it
+    /// is on the checkpoint's file system.
+    ///
+    /// The file is hard-linked into the staging directory, made durable and
+    /// hashed there; the source name is removed only by ``CheckpointStore/commit(_:)``,
+    /// after the checkpoint is committed and durable. A crash at any instant
+    /// therefore leaves the file in its directory, in the committed
+    /// checkpoint, or both — never only in staging, which the next writer
+    /// cleans. Until the commit returns the source and the checkpoint's file
+    /// are one inode: nothing may write to the source meanwhile. On another
+    /// file system (or one without hard links) the file is copied instead
+    /// and the source removed the same way after the commit.
+    /// - Throws: `.usage` for a symbolic link or anything but a regular file;
+    ///   `.corrupt` when the file changes while it is hashed.
+    public func moveFile(from source: String, named name: String? = nil) throws {
+        let fileName = name ?? FilePath.lastComponent(of: source)
+        let path = try reserve(fileName)
+        let file = try SourceFile(path: source, followSymlinks: false)
+        defer { file.close() }
+        let record: FileRecord
+        if try file.link(to: path) {
+            do {
+                let staged = try SourceFile(path: path, followSymlinks: false, reportedAs: source)
+                defer { staged.close() }
+                guard staged.device == file.device, staged.inode == file.inode else { throw file.changed() }
+                try staged.sync()
+                let (sha, digests) = try Self.digest(staged)
+                record = FileRecord(name: fileName, bytes: staged.size, sha256: sha, tensorCRC32C: digests)
+            } catch {
+                _ = unlink(path)
+                throw error
+            }
+        } else {
+            record = try Self.copy(file, to: path, named: fileName)
+        }
+        files.append(record)
+        movedSources.append(MovedSource(path: source, device: file.device, inode: file.inode))
+    }
+
+    /// A source file of ``moveFile(from:named:)``, removed once the checkpoint is committed.
+    struct MovedSource {
+        var path: String
+        var device: UInt64
+        var inode: UInt64
+    }
+
+    /// Sources that ``CheckpointStore/commit(_:)`` removes after the checkpoint is durable.
+    private(set) var movedSources: [MovedSource] = []
+
+    /// How a source file is read: the parts in order, each a tensor's bytes
+    /// (its CRC-32C is recorded) or not (the header of a safetensors file, or
+    /// the whole of any other file). Safetensors files (by extension) have
+    /// their header read and validated first.
+    static func parts(of source: SourceFile) throws -> [(tensor: String?, range: Range<Int64>)] {
+        guard source.path.hasSuffix(".safetensors") else { return [(nil, 0..<source.size)] }
+        let first = try source.read(at: 0, count: Int(min(8, source.size)))
+        let length = try first.withUnsafeBytes { raw in
+            try SafeTensorsHeader.headerLength(prefix: raw, fileSize: Int(source.size), path: source.path)
+        }
+        guard let length else {
+            // Fewer than 8 bytes: the parser says so.
+            _ = try first.withUnsafeBytes { try SafeTensorsHeader.parse($0, path: source.path) }
+            throw ResumableError(.corrupt, "\(source.path) is not a valid safetensors file.", path: source.path)
+        }
+        let prefix = try source.read(at: 0, count: 8 + length)
+        let header = try prefix.withUnsafeBytes { raw in
+            try SafeTensorsHeader.parse(prefix: raw, headerLength: length, fileSize: Int(source.size), path: source.path)
+        }
+        let start = Int64(header.dataStart)
+        var parts: [(tensor: String?, range: Range<Int64>)] = [(nil, 0..<start)]
+        for t in header.tensors {
+            parts.append((t.name, (start + Int64(t.dataOffsets.lowerBound))..<(start + Int64(t.dataOffsets.upperBound))))
+        }
+        return parts
+    }
+
+    /// Copies `source` to a new durable file at `path`, read with `pread`
+    /// straight into the writer's buffers, hashing it as it streams.
+    /// - Throws: `.corrupt` when the source changes meanwhile; no file is left at `path` on failure.
+    static func copy(_ source: SourceFile, to path: String, named name: String) throws -> FileRecord {
+        let writer = ChecksummingWriter(file: try DurableFile.create(path))
+        do {
+            let parts = try parts(of: source)
+            var digests: [String: String] = [:]
+            for part in parts {
+                if part.tensor != nil { writer.beginSegment() }
+                var offset = part.range.lowerBound
+                try writer.write(count: Int(part.range.upperBound - part.range.lowerBound)) { piece in
+                    try source.read(at: offset, into: piece)
+                    offset += Int64(piece.count)
+                }
+                if let tensor = part.tensor { digests[tensor] = writer.endSegment() }
+            }
+            try source.checkUnchanged()
+            let (size, sha) = try writer.finish()
+            let isSafeTensors = source.path.hasSuffix(".safetensors")
+            return FileRecord(name: name, bytes: size, sha256: sha, tensorCRC32C: isSafeTensors ? digests : nil)
+        } catch {
+            writer.abandon()
+            try? FileSystem.removeTree(path)
+            throw error
+        }
+    }
+
+    /// The SHA-256 of `source` and, for a safetensors file, each tensor's
+    /// CRC-32C, read with `pread`.
+    /// - Throws: `.corrupt` when the source changes meanwhile.
+    static func digest(_ source: SourceFile) throws -> (sha256: String, tensorCRC32C: [String: String]?) {
+        let parts = try parts(of: source)
+        let chunk = 1 << 20
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 4096)
+        defer { buffer.deallocate() }
+        var sha = Checksum()
+        var digests: [String: String] = [:]
+        for part in parts {
+            var crc = CRC32C()
+            var offset = part.range.lowerBound
+            while offset < part.range.upperBound {
+                let n = Int(min(Int64(chunk), part.range.upperBound - offset))
+                let piece = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<n])
+                try source.read(at: offset, into: piece)
+                sha.update(UnsafeRawBufferPointer(piece))
+                if part.tensor != nil { crc.update(UnsafeRawBufferPointer(piece)) }
+                offset += Int64(n)
+            }
+            if let tensor = part.tensor { digests[tensor] = crc.finalize() }
+        }
+        try source.checkUnchanged()
+        return (sha.finalize(), source.path.hasSuffix(".safetensors") ? digests : nil)
     }
 }

@@ -56,6 +56,8 @@ extension CheckpointStore {
         // it may not survive power loss, which the caller must hear about.
         try FileSystem.sync(checkpointsDirectory)
         let checkpoint = Checkpoint(directory: destination, manifest: manifest)
+        // Only now, with the checkpoint durable, do moved files leave their source directory.
+        removeSources(draft.movedSources.map { (path: $0.path, device: $0.device, inode: $0.inode) }, committedAs: draft.step)
         try? events.append(
             "save",
             [
@@ -67,6 +69,33 @@ extension CheckpointStore {
             try prune(retention, protecting: protectedSteps)
         }
         return checkpoint
+    }
+
+    /// Removes the source names of files a move put in a committed checkpoint
+    /// (each only while it is still the same inode), then makes their
+    /// directories durable. A failure leaves the source there and is logged:
+    /// the checkpoint is committed and the file is in it.
+    func removeSources(_ sources: [(path: String, device: UInt64, inode: UInt64)], committedAs step: Int64) {
+        guard !sources.isEmpty else { return }
+        var directories: Set<String> = []
+        for source in sources {
+            do {
+                if try SourceFile.remove(source.path, ifDevice: source.device, inode: source.inode) {
+                    directories.insert(FilePath.parent(of: source.path))
+                } else {
+                    logger.warning("Left \(source.path) in place: it was replaced while step \(step) was committed.")
+                }
+            } catch {
+                logger.warning("Step \(step) is committed, but its moved source \(source.path) could not be removed: \(error)")
+            }
+        }
+        for directory in directories.sorted() {
+            do {
+                try FileSystem.sync(directory)
+            } catch {
+                logger.warning("Step \(step) is committed, but the removal of its moved sources from \(directory) may not be durable: \(error)")
+            }
+        }
     }
 
     /// Abandons a draft, removing its staging directory.
@@ -92,7 +121,14 @@ extension CheckpointStore {
     /// made durable; `.safetensors` files are validated first.
     /// - Parameters:
     ///   - source: the directory; subdirectories are refused.
-    ///   - move: rename files into staging instead of copying (same file system only).
+    ///   - move: hard-link the files into the checkpoint instead of copying
+    ///     them (copied on another file system), and remove them from
+    ///     `source` once the checkpoint is committed and durable (see
+    ///     ``CheckpointDraft/moveFile(from:named:)``). A move interrupted after
+    ///     its commit, retried at the same step, finds the checkpoint holding
+    ///     these files (same inode, or same size and SHA-256) and finishes by
+    ///     removing the sources; a checkpoint at the step with other content is
+    ///     a `.conflict`, as for a copy.
     ///   - configure: sets epoch, metrics, tags and metadata on the draft.
     @discardableResult
     public func commitDirectory(
@@ -115,6 +151,9 @@ extension CheckpointStore {
                 .usage, "\(source) contains a manifest.json; Resumable writes the manifest itself. Rename or remove that file.",
                 path: FilePath.join(source, "manifest.json"))
         }
+        if move, FileSystem.exists(directory(of: step)), let done = try finishInterruptedMove(source, names: names, step: step) {
+            return done
+        }
         return try commit(step: step) { draft in
             // Metadata the manifest could not hold is refused before any file
             // is copied or moved (a moved file must not end up in a removed draft).
@@ -125,5 +164,33 @@ extension CheckpointStore {
                 if move { try draft.moveFile(from: path, named: name) } else { try draft.copyFile(from: path, named: name) }
             }
         }
+    }
+
+    /// A `commit --move` killed after its commit and before it removed the
+    /// sources leaves the files both in `source` and in the checkpoint at
+    /// `step`. When the checkpoint holds every file left in `source` — the
+    /// same inode, or the same size and SHA-256 — this removes the sources
+    /// and returns the checkpoint; otherwise `nil` (the commit then conflicts).
+    func finishInterruptedMove(_ source: String, names: [String], step: Int64) throws -> Checkpoint? {
+        try requireWrite("commit a checkpoint")
+        guard let checkpoint = try? self.checkpoint(step: step) else { return nil }
+        var matched: [(path: String, device: UInt64, inode: UInt64)] = []
+        for name in names {
+            guard let record = checkpoint.manifest.files.first(where: { $0.name == name }),
+                let file = try? SourceFile(path: FilePath.join(source, name), followSymlinks: false)
+            else { return nil }
+            defer { file.close() }
+            guard file.size == record.bytes else { return nil }
+            var st = stat()
+            let sameInode = lstat(checkpoint.path(of: name), &st) == 0 && UInt64(st.st_dev) == file.device && UInt64(st.st_ino) == file.inode
+            if !sameInode {
+                guard let digest = try? CheckpointDraft.digest(file), digest.sha256 == record.sha256 else { return nil }
+            }
+            matched.append((path: file.path, device: file.device, inode: file.inode))
+        }
+        logger.notice(
+            "Step \(step) was already committed from these files by a move that was interrupted before it removed them; removing the \(matched.count) file(s) left in \(source).")
+        removeSources(matched, committedAs: step)
+        return checkpoint
     }
 }

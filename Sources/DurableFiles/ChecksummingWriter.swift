@@ -135,6 +135,25 @@ public final class ChecksummingWriter: @unchecked Sendable {
         }
     }
 
+    /// Queues `count` bytes that `fill` puts straight into the writer's
+    /// buffers, a cache-sized piece at a time (each piece is hashed like
+    /// `write`'s): `fill` must fill the whole piece it is given or throw. A
+    /// file read with `pread` into the buffers is copied once, by the kernel.
+    /// - Throws: what `fill` throws, or the error of an earlier write that failed.
+    public func write(count: Int, filling fill: (UnsafeMutableRawBufferPointer) throws -> Void) throws {
+        var done = 0
+        while done < count {
+            let buffer = try currentBuffer()
+            let n = min(count - done, buffer.capacity - filled, Self.pieceSize)
+            let piece = UnsafeMutableRawBufferPointer(start: buffer.base + filled, count: n)
+            try fill(piece)
+            if isHashing { segment?.update(UnsafeRawBufferPointer(piece)) }
+            filled += n
+            done += n
+            if filled == buffer.capacity { submit() }
+        }
+    }
+
     /// Copies, hashes and queues an array's bytes.
     public func write(_ bytes: [UInt8]) throws {
         try bytes.withUnsafeBytes { (raw: UnsafeRawBufferPointer) throws in try write(raw) }

@@ -24,20 +24,43 @@ public struct SafeTensorsHeader: Sendable {
     /// - Parameter path: used in error messages only.
     /// - Throws: `.corrupt` naming the file, the tensor and the reason.
     public static func parse(_ bytes: UnsafeRawBufferPointer, path: String) throws -> SafeTensorsHeader {
-        guard bytes.count >= 8 else {
+        guard let length = try headerLength(prefix: bytes, fileSize: bytes.count, path: path) else {
             throw ResumableError.malformed(path, "it has \(bytes.count) bytes, fewer than the 8-byte header length")
         }
+        return try parse(prefix: bytes, headerLength: length, fileSize: bytes.count, path: path)
+    }
+
+    /// The header length a file's first 8 bytes record, checked against the
+    /// limit and the file's size — how many bytes after the first 8 to read
+    /// before ``parse(prefix:headerLength:fileSize:path:)``. `nil` when
+    /// `prefix` holds fewer than 8 bytes.
+    /// - Throws: `.corrupt` for a length over the limit, too small, or past the end of the file.
+    public static func headerLength(prefix: UnsafeRawBufferPointer, fileSize: Int, path: String) throws -> Int? {
+        guard prefix.count >= 8, fileSize >= 8 else { return nil }
         var length64: UInt64 = 0
-        for i in 0..<8 { length64 |= UInt64(bytes[i]) << (8 * UInt64(i)) }
+        for i in 0..<8 { length64 |= UInt64(prefix[i]) << (8 * UInt64(i)) }
         guard length64 <= UInt64(maxHeaderLength) else {
             throw ResumableError.malformed(path, "its header length \(length64) is larger than the 100 MB limit")
         }
         let length = Int(length64)
         guard length >= 2 else { throw ResumableError.malformed(path, "its header length \(length) is too small for a JSON object") }
-        guard 8 + length <= bytes.count else {
-            throw ResumableError.malformed(path, "its header length \(length) runs past the end of the file (\(bytes.count) bytes)")
+        guard 8 + length <= fileSize else {
+            throw ResumableError.malformed(path, "its header length \(length) runs past the end of the file (\(fileSize) bytes)")
         }
-        let headerBytes = UnsafeRawBufferPointer(rebasing: bytes[8..<(8 + length)])
+        return length
+    }
+
+    /// Parses and validates the header of a safetensors file of `fileSize`
+    /// bytes from its first bytes (`prefix`, at least `8 + headerLength` of
+    /// them), for a file read as a stream rather than mapped whole.
+    /// - Throws: `.corrupt` naming the file, the tensor and the reason.
+    public static func parse(prefix: UnsafeRawBufferPointer, headerLength length: Int, fileSize: Int, path: String) throws
+        -> SafeTensorsHeader
+    {
+        guard length >= 2, 8 + length <= prefix.count, 8 + length <= fileSize else {
+            throw ResumableError.malformed(path, "its header length \(length) runs past the bytes read (\(prefix.count) of \(fileSize))")
+        }
+        let headerBytes = UnsafeRawBufferPointer(rebasing: prefix[8..<(8 + length)])
         guard headerBytes[0] == UInt8(ascii: "{") else { throw ResumableError.malformed(path, "its header does not start with '{'") }
         let json: JSONValue
         do {
@@ -46,7 +69,7 @@ public struct SafeTensorsHeader: Sendable {
             throw ResumableError.malformed(path, "its header is not valid JSON (\(error))")
         }
         guard case .object(let entries) = json else { throw ResumableError.malformed(path, "its header is not a JSON object") }
-        return try validate(entries: entries, dataLength: bytes.count - 8 - length, dataStart: 8 + length, path: path)
+        return try validate(entries: entries, dataLength: fileSize - 8 - length, dataStart: 8 + length, path: path)
     }
 
     static func validate(entries: [String: JSONValue], dataLength: Int, dataStart: Int, path: String)

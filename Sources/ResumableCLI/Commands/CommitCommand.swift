@@ -13,7 +13,10 @@ struct CommitCommand: ParsableCommand, LoggingConfigurable {
         discussion: """
             Every file of DIR is hashed and made durable, .safetensors files are validated, and the
             checkpoint appears atomically at RUN/checkpoints/step-N. DIR is copied (it stays as it
-            was) unless --move renames its files in (same file system only). The run is created
+            was) unless --move: its files are hard-linked in (copied across file systems) and removed
+            from DIR only once the checkpoint is durable, so a crash never loses one; do not write to
+            them until the commit returns. A file that changes while it is committed fails it (exit
+            65): write the files completely first. The run is created
             when it does not exist. Retention options prune after the commit. Under `resumable run`,
             RESUMABLE_LOCK_TOKEN lets this command write while the supervisor holds the run's lock.
             A commit, once started, finishes: SIGTERM, SIGINT and SIGUSR1 are ignored while it runs,
@@ -44,7 +47,7 @@ struct CommitCommand: ParsableCommand, LoggingConfigurable {
         help: ArgumentHelp("Free metadata KEY=VALUE, VALUE read as JSON when valid (repeatable).", valueName: "key=value"))
     var metadata: [String] = []
 
-    @Flag(help: "Move the files in instead of copying them (same file system only).")
+    @Flag(help: "Move the files in instead of copying them (hard links; removed from DIR after the commit).")
     var move = false
 
     @OptionGroup var retention: RetentionOptions
