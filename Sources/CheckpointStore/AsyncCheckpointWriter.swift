@@ -206,7 +206,7 @@ public final class AsyncCheckpointWriter: @unchecked Sendable {
                     }
                     for file in files { try draft.writeFile(named: file.name, bytes: file.bytes) }
                     commitHook?(step)
-                    finish(draft, .success(try store.commit(draft)))
+                    finish(draft, .success(try store.commit(draft).checkpoint))
                 } catch {
                     finish(draft, .failure(error))
                 }

@@ -29,11 +29,16 @@ extension CheckpointStore {
     /// one), makes `checkpoints/` durable, records a `save` event, then applies
     /// `retention`.
     ///
-    /// If this throws, no checkpoint at the step exists and every earlier one
-    /// is intact; the staging directory is removed (or cleaned at the next open).
-    /// - Returns: the committed checkpoint.
+    /// The outcome is exact: if this throws, no checkpoint at the step exists
+    /// and every earlier one is intact (the staging directory is removed, or
+    /// cleaned at the next open). Once the rename has made the checkpoint
+    /// visible nothing throws: what fails after it — the fsync of
+    /// `checkpoints/` (the checkpoint may not survive a power loss) or
+    /// retention (old checkpoints stay) — is logged and returned in
+    /// ``CommitResult/warnings``.
+    /// - Returns: the committed checkpoint, warnings, and what retention deleted.
     @discardableResult
-    public func commit(_ draft: CheckpointDraft) throws -> Checkpoint {
+    public func commit(_ draft: CheckpointDraft) throws -> CommitResult {
         try requireWrite("commit a checkpoint")
         let manifest = Manifest(
             step: draft.step, epoch: draft.epoch, runID: run.id, configFingerprint: run.configFingerprint,
@@ -52,9 +57,16 @@ extension CheckpointStore {
             try? FileSystem.removeTree(draft.stagingDirectory)
             throw error
         }
-        // From here the checkpoint exists; a failing fsync of the parent means
-        // it may not survive power loss, which the caller must hear about.
-        try FileSystem.sync(checkpointsDirectory)
+        // From here the checkpoint exists and nothing throws: a failing fsync
+        // of the parent means it may not survive power loss, which the caller
+        // hears as a warning of a committed checkpoint, not as a failed save.
+        var warnings: [String] = []
+        do {
+            try FileSystem.sync(checkpointsDirectory)
+        } catch {
+            warnings.append(
+                "step \(draft.step) is committed, but \(checkpointsDirectory) could not be made durable, so it may not survive a power loss: \(error)")
+        }
         let checkpoint = Checkpoint(directory: destination, manifest: manifest)
         // Only now, with the checkpoint durable, do moved files leave their source directory.
         removeSources(draft.movedSources.map { (path: $0.path, device: $0.device, inode: $0.inode) }, committedAs: draft.step)
@@ -65,10 +77,17 @@ extension CheckpointStore {
                 "metrics": .object(draft.metrics.mapValues { JSONValue.number($0) }),
             ])
         logger.debug("Committed \(destination)")
+        var pruned: PruneReport?
         if let retention {
-            try prune(retention, protecting: protectedSteps)
+            do {
+                pruned = try prune(retention, protecting: protectedSteps)
+            } catch {
+                warnings.append(
+                    "step \(draft.step) is committed, but retention could not delete old checkpoints (they are kept; prune the run later): \(error)")
+            }
         }
-        return checkpoint
+        for warning in warnings { logger.warning("\(warning)") }
+        return CommitResult(checkpoint: checkpoint, warnings: warnings, pruned: pruned)
     }
 
     /// Removes the source names of files a move put in a committed checkpoint
@@ -105,7 +124,7 @@ extension CheckpointStore {
 
     /// Writes a checkpoint in one call: the closure fills the draft, then it is committed.
     @discardableResult
-    public func commit(step: Int64, _ fill: (CheckpointDraft) throws -> Void) throws -> Checkpoint {
+    public func commit(step: Int64, _ fill: (CheckpointDraft) throws -> Void) throws -> CommitResult {
         let draft = try beginCheckpoint(step: step)
         do {
             try fill(draft)
@@ -133,7 +152,7 @@ extension CheckpointStore {
     @discardableResult
     public func commitDirectory(
         _ source: String, step: Int64, move: Bool = false, configure: (CheckpointDraft) throws -> Void = { _ in }
-    ) throws -> Checkpoint {
+    ) throws -> CommitResult {
         guard FileSystem.isDirectory(source) else {
             throw ResumableError(.notFound, "\(source) is not a directory; give the directory your program wrote its checkpoint files to.", path: source)
         }
@@ -152,7 +171,7 @@ extension CheckpointStore {
                 path: FilePath.join(source, "manifest.json"))
         }
         if move, FileSystem.exists(directory(of: step)), let done = try finishInterruptedMove(source, names: names, step: step) {
-            return done
+            return CommitResult(checkpoint: done, warnings: [], pruned: nil)
         }
         return try commit(step: step) { draft in
             // Metadata the manifest could not hold is refused before any file
@@ -193,4 +212,16 @@ extension CheckpointStore {
         removeSources(matched, committedAs: step)
         return checkpoint
     }
+}
+
+/// What a commit made: the checkpoint, which exists whenever a result is
+/// returned, and what went wrong after it became visible.
+public struct CommitResult: Sendable {
+    /// The committed checkpoint.
+    public var checkpoint: Checkpoint
+    /// Problems after the checkpoint became visible (it may not survive a
+    /// power loss; retention could not run). Empty when everything held.
+    public var warnings: [String]
+    /// What the store's retention deleted, when it ran.
+    public var pruned: PruneReport?
 }

@@ -24,7 +24,7 @@ enum ListingBench {
         let first = try store.commit(step: 0) { draft in
             draft.metrics = ["loss": 1]
             try draft.writeTensors([TensorSource(name: "w", dtype: .f32, shape: [64], values: values)])
-        }
+        }.checkpoint
         let model = first.path(of: "model.safetensors")
         for step in 1..<Int64(options.count) {
             let dir = store.directory(of: step)

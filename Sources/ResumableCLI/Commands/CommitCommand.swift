@@ -76,14 +76,18 @@ struct CommitCommand: ParsableCommand, LoggingConfigurable {
         if store.run.monitor == nil, let chosen = monitor.value {
             try store.updateRun { $0.monitor = chosen }
         }
-        let policy = try retention.policy(monitor: monitor.value, run: store.run)
-        let checkpoint = try store.commitDirectory(source, step: step, move: move) { draft in
+        // Retention runs inside the commit: a failure there is a warning of a
+        // committed checkpoint (exit 0), never a failed commit.
+        store.retention = try retention.policy(monitor: monitor.value, run: store.run)
+        store.protectedSteps = [step]
+        let result = try store.commitDirectory(source, step: step, move: move) { draft in
             draft.epoch = epoch
             draft.metrics = metricValues
             draft.tags = tags
             draft.metadata = metadataValues
         }
-        let report = try policy.map { try store.prune($0, protecting: [checkpoint.step]) }
+        let checkpoint = result.checkpoint
+        let report = result.pruned
         if output.json {
             Terminal.writeJSON(
                 .object([
@@ -93,6 +97,7 @@ struct CommitCommand: ParsableCommand, LoggingConfigurable {
                             .object(["name": .string($0.name), "bytes": .int($0.bytes), "sha256": .string($0.sha256)])
                         }),
                     "pruned": .array((report?.deleted ?? []).map { .int($0) }),
+                    "warnings": .array(result.warnings.map { .string($0) }),
                 ]))
         } else {
             Terminal.write(checkpoint.directory + "\n")

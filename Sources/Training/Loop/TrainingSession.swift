@@ -180,7 +180,7 @@ final class TrainingSession {
             let checkpoint = try store.commit(step: step) { draft in
                 try state.save(to: draft)
                 try describe(draft)
-            }
+            }.checkpoint
             lastCheckpoint = checkpoint
             hooks.observe(.saved(checkpoint))
         }

@@ -27,23 +27,26 @@ struct FaultInjectionTests {
         case commit, prune, delete, edit, openCleaningLeftovers, createRun
         var testDescription: String { rawValue }
 
-        func perform(on run: String) throws {
+        /// Performs the operation; returns the warnings of a commit that
+        /// succeeded though something failed after its checkpoint became visible.
+        @discardableResult
+        func perform(on run: String) throws -> [String] {
             if self == .createRun {
                 let store = try CheckpointStore(directory: run, access: .write, create: true, logger: CrashInvariants.quietLogger)
-                try store.commit(step: 1) { try CrashWorkload.fill($0) }
-                return
+                return try store.commit(step: 1) { try CrashWorkload.fill($0) }.warnings
             }
             let store = try CheckpointStore(directory: run, access: .write, logger: CrashInvariants.quietLogger)
             defer { store.close() }
             switch self {
             case .commit:
                 store.retention = CrashWorkload.policy
-                try store.commit(step: 7) { try CrashWorkload.fill($0) }
+                return try store.commit(step: 7) { try CrashWorkload.fill($0) }.warnings
             case .prune: try store.prune(CrashWorkload.policy)
             case .delete: try store.delete(step: FaultInjectionTests.deletable)
             case .edit: try store.edit(step: 6, [.set(path: "metadata.edited", value: 6)])
             case .openCleaningLeftovers, .createRun: break
             }
+            return []
         }
     }
 
@@ -92,14 +95,23 @@ struct FaultInjectionTests {
                 let scope = FaultScope(FaultInjection.Fault(point: kind.point, nth: nth, errno: kind.errno, short: kind.short))
                 let label = "\(operation) with \(kind.point) #\(nth) failing (errno \(kind.errno)\(kind.short ? ", short" : ""))"
                 var thrown: (any Error)?
-                do { try scope.run { try operation.perform(on: run) } } catch { thrown = error }
+                var warnings: [String] = []
+                do { warnings = try scope.run { try operation.perform(on: run) } } catch { thrown = error }
                 guard scope.triggered else {
                     #expect(thrown == nil, "\(operation) failed without a fault: \(String(describing: thrown))")
+                    #expect(warnings.isEmpty, "\(operation) warned without a fault: \(warnings)")
                     break
                 }
                 triggeredCases += 1
-                Self.expectSurfaced(thrown, label: label)
-                var failures = CrashInvariants.check(run: run, reported: operation == .createRun ? [] : Set(1...6)).failures
+                var reported: Set<Int64> = operation == .createRun ? [] : Set(1...6)
+                if thrown == nil && (operation == .commit || operation == .createRun) {
+                    // The fault came after the rename: the checkpoint is committed, and the commit says what failed.
+                    #expect(!warnings.isEmpty, "\(label): the fault was swallowed without a warning")
+                    reported.insert(operation == .commit ? 7 : 1)
+                } else {
+                    Self.expectSurfaced(thrown, label: label)
+                }
+                var failures = CrashInvariants.check(run: run, reported: reported).failures
                 failures += Self.nextCommitWorks(run: run)
                 if !failures.isEmpty {
                     Issue.record("\(label):\n\(failures.joined(separator: "\n"))")
@@ -135,7 +147,7 @@ struct FaultInjectionTests {
             let trash = CrashInvariants.entries(store.checkpointsDirectory + "/.trash")
             guard staging.isEmpty && trash.isEmpty else { return ["the next open left .staging \(staging), .trash \(trash)"] }
             let next = (try store.committedSteps().last ?? 0) + 1
-            let committed = try store.commit(step: next) { try CrashWorkload.fill($0) }
+            let committed = try store.commit(step: next) { try CrashWorkload.fill($0) }.checkpoint
             return CrashWorkload.problems(in: committed)
         } catch {
             return ["the next open and commit failed: \(error)"]

@@ -66,7 +66,7 @@ struct PythonInteropTests {
                     TensorSource(name: "weights", dtype: .f32, shape: [2, 4], values: weights),
                     TensorSource(name: "steps", dtype: .i64, shape: [5], values: steps),
                 ], metadata: ["format": "np", "note": "é \" \\ \n"])
-        }
+        }.checkpoint
         let out = try Self.python(Self.describeWithNumPy, [checkpoint.path(of: "model.safetensors")])
         #expect(out["metadata"] == ["format": "np", "note": "é \" \\ \n"])
         #expect(out["keys"]?.arrayValue?.count == tensors.count + 2)
@@ -176,7 +176,7 @@ struct PythonInteropTests {
 
         // The same files committed as a checkpoint, as a Python job does with `resumable commit`.
         let store = try CheckpointStore(directory: dir + "/run", access: .write, create: true)
-        let checkpoint = try store.commitDirectory(out, step: 5)
+        let checkpoint = try store.commitDirectory(out, step: 5).checkpoint
         #expect(try store.verify(checkpoint).isIntact)
         let record = try #require(checkpoint.manifest.files.first { $0.name == "raw.safetensors" })
         let raw = try SafeTensorsFile(path: checkpoint.path(of: "raw.safetensors"))

@@ -35,7 +35,7 @@ struct ShardedInteropTests {
         let tensors = PythonInteropTests.numpyDTypes.enumerated().map { i, dtype in PythonInteropTests.tensor(dtype, salt: i) }
         let checkpoint = try store.commit(step: 1) { draft in
             try draft.writeTensors(tensors.map(\.source), metadata: ["format": "np"], shards: .count(3))
-        }
+        }.checkpoint
         let out = try PythonInteropTests.python(Self.loadShards, [checkpoint.directory])
         #expect(out["shards"] == .array((1...3).map { .string("model-0000\($0)-of-00003.safetensors") }))
         #expect(out["total_size"]?.intValue == Int64(tensors.reduce(0) { $0 + $1.bytes.count }))

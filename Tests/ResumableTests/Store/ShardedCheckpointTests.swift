@@ -28,7 +28,7 @@ enum ShardFixture {
         let checkpoint = try store.commit(step: step) { draft in
             try draft.writeTensors(sources(), metadata: ["format": "np"], shards: shards)
             try draft.writeJSON(named: "state.json", ["step": .int(step)])
-        }
+        }.checkpoint
         return (run, checkpoint)
     }
 

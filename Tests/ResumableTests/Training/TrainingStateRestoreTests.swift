@@ -11,7 +11,7 @@ struct TrainingStateRestoreTests {
     func roundTrip(_ state: TrainingState) throws -> TrainingState {
         let run = TestSupport.temporaryDirectory("state")
         let store = try CheckpointStore(directory: run, access: .write, create: true)
-        let checkpoint = try store.commit(step: state.progress.step) { try state.save(to: $0) }
+        let checkpoint = try store.commit(step: state.progress.step) { try state.save(to: $0) }.checkpoint
         var fresh = ToyTraining.initialState()
         try fresh.restore(from: checkpoint)
         return fresh
@@ -126,7 +126,7 @@ struct TrainingStateRestoreTests {
         state.parameters["w"] = Tensor(shape: [5])
         let run = TestSupport.temporaryDirectory("state")
         let store = try CheckpointStore(directory: run, access: .write, create: true)
-        let checkpoint = try store.commit(step: 0) { try state.save(to: $0) }
+        let checkpoint = try store.commit(step: 0) { try state.save(to: $0) }.checkpoint
         var fresh = ToyTraining.initialState()
         let error = #expect(throws: ResumableError.self) { try fresh.restore(from: checkpoint) }
         #expect(error?.code == .corrupt)
@@ -141,7 +141,7 @@ struct TrainingStateRestoreTests {
         state.history.append(EpochRecord(epoch: 2, step: 8, metrics: ["val_loss": 0.25]))
         let run = TestSupport.temporaryDirectory("state")
         let store = try CheckpointStore(directory: run, access: .write, create: true)
-        let checkpoint = try store.commit(step: 8) { try state.save(to: $0) }
+        let checkpoint = try store.commit(step: 8) { try state.save(to: $0) }.checkpoint
         let reread = try store.checkpoint(step: checkpoint.step)
         let summary = try #require(TrainingSummary(json: reread.manifest.extra["training"]))
         #expect(summary.completedEpochs == 2)
