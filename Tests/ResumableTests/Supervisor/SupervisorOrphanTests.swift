@@ -39,8 +39,7 @@ struct SupervisorOrphanTests {
     /// Writes an executable bash script that first closes inherited descriptors.
     static func script(_ directory: String, _ name: String, _ body: String) throws -> String {
         let path = directory + "/" + name
-        try ("#!/bin/bash\n" + closeInherited + "\n" + body + "\n").write(toFile: path, atomically: true, encoding: .utf8)
-        chmod(path, 0o755)
+        try SupervisorTestSupport.writeExecutable(path, "#!/bin/bash\n" + closeInherited + "\n" + body + "\n")
         return path
     }
 
