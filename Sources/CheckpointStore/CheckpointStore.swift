@@ -129,6 +129,12 @@ public final class CheckpointStore: @unchecked Sendable {
     /// The lock's token, which a supervised child presents in `RESUMABLE_LOCK_TOKEN`.
     public var lockToken: String? { lock?.token }
 
+    /// Records in the lock file the process group of the job a supervisor
+    /// runs now (`nil`: none), so whoever takes the run over after the
+    /// supervisor died finds it. Returns whether it was written.
+    @discardableResult
+    public func recordJob(processGroup: Int32?) -> Bool { lock?.recordJob(processGroup: processGroup) ?? false }
+
     /// Releases the lock early (it is released when the store is freed anyway).
     public func close() { lock?.release() }
 

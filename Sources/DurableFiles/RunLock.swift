@@ -7,6 +7,7 @@ import Darwin
 #endif
 import JSON
 public import Logging
+import Synchronization
 
 /// The one-writer lock of a run: an advisory `flock` on `RUN/.lock`, whose
 /// contents say who holds it (pid, host, boot id, start time, a token).
@@ -18,12 +19,19 @@ public import Logging
 /// A supervisor that holds the lock lends it to its child through the
 /// environment variable `RESUMABLE_LOCK_TOKEN`: a process presenting the
 /// token written in the lock file may write without taking the lock itself.
-public final class RunLock: @unchecked Sendable {
+///
+/// A supervisor also records the process group of the job it runs
+/// (`recordJob`). A writer that takes over the lock of a dead owner whose
+/// job is still running refuses with `.locked` naming the job's processes,
+/// so nothing writes beside an orphaned job (`resumable run` stops such a
+/// job first, see `orphanedJob(directory:)`).
+public final class RunLock: Sendable {
     /// The lock file.
     public let path: String
     /// The token a child may present to write under this lock.
     public let token: String
-    private var descriptor: Int32
+    /// The descriptor (-1 once released) and the owner record written in the file.
+    private let state: Mutex<(descriptor: Int32, owner: Owner?)>
     /// Whether this process borrowed the lock of a supervisor rather than taking it.
     public let isBorrowed: Bool
 
@@ -35,14 +43,21 @@ public final class RunLock: @unchecked Sendable {
         public var startedAt: String
         public var token: String
         public var command: String
+        /// The process group of the job the owner (a supervisor) runs now, if any.
+        public var jobProcessGroup: Int32?
+        /// The start time of that group's leader (`/proc/PID/stat` field 22), against pid reuse.
+        public var jobStartTicks: UInt64?
 
         public var description: String { "pid \(pid) on \(host) (since \(startedAt))" }
 
         var json: JSONValue {
-            .object([
+            var fields: [String: JSONValue] = [
                 "pid": .int(Int64(pid)), "host": .string(host), "boot_id": .string(bootID),
                 "started_at": .string(startedAt), "token": .string(token), "command": .string(command),
-            ])
+            ]
+            if let jobProcessGroup { fields["job_pgid"] = .int(Int64(jobProcessGroup)) }
+            if let jobStartTicks { fields["job_start_ticks"] = .int(Int64(truncatingIfNeeded: jobStartTicks)) }
+            return .object(fields)
         }
 
         init?(_ value: JSONValue) {
@@ -53,6 +68,10 @@ public final class RunLock: @unchecked Sendable {
             startedAt = value["started_at"]?.stringValue ?? "?"
             token = value["token"]?.stringValue ?? ""
             command = value["command"]?.stringValue ?? ""
+            if let group = value["job_pgid"]?.intValue, group > 1, group <= Int64(Int32.max) {
+                jobProcessGroup = Int32(group)
+            }
+            if let ticks = value["job_start_ticks"]?.intValue, ticks >= 0 { jobStartTicks = UInt64(ticks) }
         }
 
         init(pid: Int32, host: String, bootID: String, startedAt: String, token: String, command: String) {
@@ -65,10 +84,10 @@ public final class RunLock: @unchecked Sendable {
         }
     }
 
-    private init(path: String, token: String, descriptor: Int32, borrowed: Bool) {
+    private init(path: String, token: String, descriptor: Int32, owner: Owner?, borrowed: Bool) {
         self.path = path
         self.token = token
-        self.descriptor = descriptor
+        self.state = Mutex((descriptor, owner))
         self.isBorrowed = borrowed
     }
 
@@ -91,7 +110,7 @@ public final class RunLock: @unchecked Sendable {
             close(fd)
             if e.rawValue == EWOULDBLOCK {
                 if let previous, let offered = environmentToken(), !previous.token.isEmpty, offered == previous.token {
-                    return RunLock(path: path, token: offered, descriptor: -1, borrowed: true)
+                    return RunLock(path: path, token: offered, descriptor: -1, owner: nil, borrowed: true)
                 }
                 let who = previous.map { "\($0)" } ?? "another process"
                 throw ResumableError(
@@ -102,17 +121,49 @@ public final class RunLock: @unchecked Sendable {
             throw ResumableError.system("lock", path: path, errno: e.rawValue)
         }
         if let previous, previous.pid != getpid() {
+            let orphans = previous.liveJobProcesses()
+            if !orphans.isEmpty, let group = previous.jobProcessGroup, getpgrp() != group {
+                flock(fd, LOCK_UN)
+                close(fd)
+                throw ResumableError(
+                    .locked,
+                    "the run \(directory) is in use by the job of \(previous), which is no longer running: process group \(group) is alive (pid \(ProcessTable.describe(orphans))). Stop it (kill -TERM -\(group)), or start `resumable run` on the run, which stops it, then run again.",
+                    path: path)
+            }
             logger.notice(
                 "Took over the lock of \(directory) left by \(previous), which is no longer running.")
         }
         let owner = Owner(
             pid: getpid(), host: hostName(), bootID: bootID(), startedAt: Timestamp.now(),
             token: randomToken(), command: commandLine())
+        _ = write(owner, to: fd)
+        return RunLock(path: path, token: owner.token, descriptor: fd, owner: owner, borrowed: false)
+    }
+
+    /// Writes the owner record over the lock file's contents: the new record
+    /// first, then the file cut to its length, so a reader sees one record or
+    /// the other with a stale tail at worst (which does not parse as JSON).
+    private static func write(_ owner: Owner, to fd: Int32) -> Bool {
         let content = Array(owner.json.serialized().utf8) + [0x0A]
-        _ = ftruncate(fd, 0)
-        _ = content.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
-        _ = fsync(fd)
-        return RunLock(path: path, token: owner.token, descriptor: fd, borrowed: false)
+        let written = content.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+        guard written == content.count, ftruncate(fd, off_t(content.count)) == 0 else { return false }
+        return fsync(fd) == 0
+    }
+
+    /// Records in the lock file the job the holder runs now (its process
+    /// group and the leader's start time), or that it runs none (`nil`), so
+    /// a process taking the lock over after the holder died can find the job.
+    /// - Returns: whether the record was written (false for a borrowed or released lock, or an I/O error).
+    @discardableResult
+    public func recordJob(processGroup: Int32?) -> Bool {
+        let ticks = processGroup.flatMap { ProcessTable.entry($0)?.startTicks }
+        return state.withLock { state in
+            guard state.descriptor >= 0, var owner = state.owner else { return false }
+            owner.jobProcessGroup = processGroup
+            owner.jobStartTicks = ticks
+            state.owner = owner
+            return Self.write(owner, to: state.descriptor)
+        }
     }
 
     /// Opens (creating) the lock file: never through a symbolic link, never
@@ -151,11 +202,13 @@ public final class RunLock: @unchecked Sendable {
     /// A clean release empties the lock file, so only an owner that died
     /// holding the lock is reported (and taken over) by the next writer.
     public func release() {
-        guard descriptor >= 0 else { return }
-        _ = ftruncate(descriptor, 0)
-        flock(descriptor, LOCK_UN)
-        close(descriptor)
-        descriptor = -1
+        state.withLock { state in
+            guard state.descriptor >= 0 else { return }
+            _ = ftruncate(state.descriptor, 0)
+            flock(state.descriptor, LOCK_UN)
+            close(state.descriptor)
+            state.descriptor = -1
+        }
     }
 
     private static func readOwner(fd: Int32) -> Owner? {

@@ -5,14 +5,18 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CSystemShims
 import DurableFiles
 
-/// A child process started with `posix_spawnp` as the leader of its own
-/// process group, so that signals reach everything it starts.
+/// A child process started as the leader of its own process group, so that
+/// signals reach everything it starts, and bound to the supervisor's life.
 ///
 /// Standard input, output and error are inherited. Signals the supervisor
 /// handles or ignores are reset to their defaults in the child, and its signal
-/// mask is empty.
+/// mask is empty. The child gets SIGKILL when the thread that started it
+/// ends (Linux `PR_SET_PDEATHSIG`): start it from the thread that waits for
+/// it, as `Supervisor` does, so it dies with the supervisor even when the
+/// supervisor is killed with SIGKILL. (Its own children are `JobWatchdog`'s concern.)
 public struct ChildProcess: Sendable {
     /// The child's process id, which is also its process group id.
     public let pid: Int32
@@ -23,40 +27,25 @@ public struct ChildProcess: Sendable {
     /// Starts `arguments[0]` (searched in `PATH` when it has no slash) with
     /// `arguments` and exactly `environment`.
     /// - Throws: `.usage` for an empty command; `.notFound` when the program
-    ///   does not exist or cannot be executed.
+    ///   does not exist or cannot be executed (or no process can be created).
     public static func spawn(_ arguments: [String], environment: [String: String]) throws -> ChildProcess {
         guard let program = arguments.first, !program.isEmpty else {
             throw ResumableError(.usage, "no command to run was given; put it after `--`.")
         }
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        let flags = Int32(POSIX_SPAWN_SETPGROUP) | Int32(POSIX_SPAWN_SETSIGDEF) | Int32(POSIX_SPAWN_SETSIGMASK)
-        posix_spawnattr_setflags(&attributes, Int16(truncatingIfNeeded: flags))
-        posix_spawnattr_setpgroup(&attributes, 0)
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for signal in [SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGPIPE, SIGALRM, SIGCHLD, SIGXCPU] {
-            sigaddset(&defaults, signal)
-        }
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        var mask = sigset_t()
-        sigemptyset(&mask)
-        posix_spawnattr_setsigmask(&attributes, &mask)
-
+        let defaults: [Int32] = [SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGPIPE, SIGALRM, SIGCHLD, SIGXCPU]
         let argv = arguments.map { strdup($0) } + [nil]
         let envp = environment.sorted { $0.key < $1.key }.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer {
             argv.forEach { free($0) }
             envp.forEach { free($0) }
         }
-        var pid: pid_t = 0
-        let rc = posix_spawnp(&pid, program, nil, &attributes, argv, envp)
-        guard rc == 0 else {
+        var code: Int32 = 0
+        let pid = resumable_spawn_job(program, argv, envp, defaults, Int32(defaults.count), &code)
+        guard pid > 0 else {
             throw ResumableError(
                 .notFound,
-                "cannot start \(program): \(String(cString: strerror(rc))). Check the command after `--` and your PATH.",
-                path: program, errno: rc)
+                "cannot start \(program): \(String(cString: strerror(code))). Check the command after `--` and your PATH.",
+                path: program, errno: code)
         }
         return ChildProcess(pid: pid)
     }

@@ -54,7 +54,28 @@ extension Supervisor {
         logger.info(
             "Attempt \(attempt) started (pid \(child.pid)), \(resume.map { "resuming from step \($0.step)" } ?? "fresh start").")
 
-        let (termination, signal, killed) = try waitFor(child)
+        let watchdog = JobWatchdog.start(processGroup: child.processGroup)
+        if watchdog == nil {
+            logger.warning(
+                "Could not start the watchdog of attempt \(attempt) (\(String(cString: strerror(errno)))): if this supervisor is killed, processes the job started may outlive it.")
+        }
+        if !store.recordJob(processGroup: child.processGroup) {
+            logger.warning("Could not record the job's process group \(child.processGroup) in \(config.runDirectory)/.lock.")
+        }
+        let (termination, signal, killed): (ChildTermination, Int32?, Bool)
+        do {
+            (termination, signal, killed) = try waitFor(child)
+        } catch {
+            // The job cannot be waited for: do not leave it running unsupervised.
+            child.signalGroup(SIGKILL)
+            child.reapKilledGroup()
+            watchdog?.dismiss()
+            store.recordJob(processGroup: nil)
+            throw error
+        }
+        watchdog?.dismiss()
+        store.recordJob(processGroup: nil)
+        stopLeftoverProcesses(of: attempt)
         return AttemptOutcome(
             termination: termination, stopSignal: signal, killed: killed, duration: clock.now() - started,
             stepReached: (try? store.committedSteps())?.last)

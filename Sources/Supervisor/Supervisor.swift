@@ -55,6 +55,7 @@ public final class Supervisor: @unchecked Sendable {
     ///   when the command cannot be started; store errors opening the run.
     public func run() throws -> SupervisorResult {
         let config = configuration
+        stopOrphanedJob()
         let store = try CheckpointStore(directory: config.runDirectory, access: .write, create: true, logger: logger)
         defer { store.close() }
         if config.handlesProcessSignals { inbox.receiveProcessSignals(config.stopSignals) }

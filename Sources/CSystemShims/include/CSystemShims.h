@@ -56,4 +56,19 @@ void resumable_cow_fault_stats(unsigned long long *faults, unsigned long long *n
 /// Raises the calling thread's nice value by `increment`, at most to 19 (Linux): 0, or -1 with errno.
 int resumable_lower_thread_priority(int increment);
 
+/// Starts a supervised job (SpawnChild.c): fork; in the child setpgid(0, 0),
+/// the listed signals back to their defaults, an empty signal mask,
+/// PR_SET_PDEATHSIG(SIGKILL), then execvpe. Returns the child's pid, or -1
+/// with `*error` set to the errno of the failed fork or exec (the child is
+/// then already collected). The parent-death signal fires when the calling
+/// *thread* ends: call it from the thread that waits for the job.
+int resumable_spawn_job(const char *file, char *const argv[], char *const envp[], const int *default_signals,
+                        int default_signal_count, int *error);
+
+/// Starts a watchdog process that sends SIGKILL to `process_group` when the
+/// caller dies, and exits without doing anything when one byte is written to
+/// `*dismiss_fd` (close-on-exec; the caller writes it, closes it and reaps
+/// the returned pid). Returns the watchdog's pid, or -1 with errno.
+int resumable_start_watchdog(int process_group, int *dismiss_fd);
+
 #endif

@@ -6,9 +6,23 @@ enum SupervisorTestSupport {
     /// Writes an executable `/bin/sh` script and returns its path.
     static func script(_ directory: String, _ name: String, _ body: String) throws -> String {
         let path = directory + "/" + name
-        try ("#!/bin/sh\n" + body + "\n").write(toFile: path, atomically: true, encoding: .utf8)
-        chmod(path, 0o755)
+        try writeExecutable(path, "#!/bin/sh\n" + body + "\n")
         return path
+    }
+
+    /// Writes an executable file through a close-on-exec descriptor: a
+    /// writable descriptor that a process spawned meanwhile by a test running
+    /// in parallel inherited would make starting the file fail with
+    /// "Text file busy" (ETXTBSY).
+    static func writeExecutable(_ path: String, _ text: String) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o755)
+        guard fd >= 0 else { throw ResumableError(.cannotCreate, "cannot create \(path)", path: path) }
+        defer { close(fd) }
+        let bytes = Array(text.utf8)
+        guard bytes.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == bytes.count else {
+            throw ResumableError(.io, "cannot write \(path)", path: path)
+        }
+        fchmod(fd, 0o755)
     }
 
     /// The run's journal events named `event`.
