@@ -35,6 +35,11 @@ EXIT_PREEMPTED = 75
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1)
 
 
+def log(message):
+    """One progress line on stderr, flushed at once (a Slurm or CI log shows it as it happens)."""
+    print(f"train.py: {message}", file=sys.stderr, flush=True)
+
+
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--steps", type=int, default=600, help="total optimisation steps")
@@ -44,6 +49,8 @@ def parse_args():
     p.add_argument("--momentum", type=float, default=0.9)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--step-delay", type=float, default=0.0, help="seconds to sleep per step (demos, tests)")
+    p.add_argument("--log-every", type=int, default=0,
+                   help="steps between progress lines on stderr (default: --save-every; 0 there too: only saves)")
     p.add_argument("--run-dir", default=os.environ.get("RESUMABLE_RUN_DIR", ""),
                    help="the run to commit to (default: $RESUMABLE_RUN_DIR)")
     return p.parse_args()
@@ -151,20 +158,25 @@ def main():
         perm = t["data.permutation"]
         rng = rng_from_json(state["rng"])
         step, epoch, batch, loss = state["step"], state["epoch"], state["batch"], state["loss"]
-        print(f"train.py: attempt {os.environ.get('RESUMABLE_ATTEMPT', '?')}: resuming from step {step}", file=sys.stderr)
+        log(f"attempt {os.environ.get('RESUMABLE_ATTEMPT', '?')}: resuming from step {step} of {args.steps} "
+            f"(epoch {epoch}, loss {loss:.6f}, {resume})")
     else:
         params = init_params(args.seed)
         velocity = {k: np.zeros_like(v) for k, v in params.items()}
         rng = np.random.default_rng(args.seed)
         perm = rng.permutation(len(x))
         step, epoch, batch, loss = 0, 0, 0, float("nan")
+        log(f"attempt {os.environ.get('RESUMABLE_ATTEMPT', '?')}: starting fresh: {args.steps} steps, "
+            f"{batches_per_epoch} batches an epoch, a checkpoint every {args.save_every} steps")
     saved_step = step if resume else None
+    log_every = args.log_every or args.save_every
+    started, first_step, saves = time.monotonic(), step, 0
 
     while step < args.steps:
         if stop["signal"] is not None:
             if saved_step != step:
                 save_checkpoint(args.run_dir, step, epoch, batch, perm, params, velocity, rng, loss)
-            print(f"train.py: stopped by signal {stop['signal']} at step {step}, state saved", file=sys.stderr)
+            log(f"stopped by signal {stop['signal']} at step {step}, state saved")
             return EXIT_PREEMPTED
         if batch == batches_per_epoch:  # next epoch: a new order of the data
             epoch, batch = epoch + 1, 0
@@ -178,10 +190,15 @@ def main():
         step, batch = step + 1, batch + 1
         if args.step_delay:
             time.sleep(args.step_delay)
-        if step % args.save_every == 0 or step == args.steps:
+        saving = step % args.save_every == 0 or step == args.steps
+        if saving:
             save_checkpoint(args.run_dir, step, epoch, batch, perm, params, velocity, rng, loss)
-            saved_step = step
-    print(f"train.py: done at step {step}, loss {loss:.6f}", file=sys.stderr)
+            saved_step, saves = step, saves + 1
+        if saving or (log_every > 0 and step % log_every == 0):
+            log(f"step {step}/{args.steps} epoch {epoch} loss {loss:.6f}" + (" (saved)" if saving else ""))
+    elapsed = time.monotonic() - started
+    log(f"done at step {step}, loss {loss:.6f}: {step - first_step} steps and {saves} checkpoint(s) "
+        f"in this attempt, {elapsed:.1f} s")
     return 0
 
 

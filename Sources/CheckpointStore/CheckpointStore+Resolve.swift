@@ -12,39 +12,45 @@ public struct Resolution: Sendable {
 extension CheckpointStore {
     /// The newest committed checkpoint, or `nil` when there is none.
     ///
-    /// With `verify`, checkpoints whose files do not match their manifest are
-    /// passed over (and logged as a warning): the result is the newest good one.
+    /// Checkpoints whose manifest cannot be read are passed over; with
+    /// `verify`, so are those whose files do not match their manifest. The
+    /// result is the newest good one, and one warning names what was passed
+    /// over and what is used instead (callers need not log it again).
     public func latest(verify: Bool = false) throws -> Resolution? {
-        var skipped: [(Int64, String)] = []
+        var skipped: [(step: Int64, reason: String)] = []
         for step in try committedSteps().reversed() {
             let candidate: Checkpoint
             do {
                 candidate = try checkpoint(step: step)
             } catch let error as ResumableError where error.code == .corrupt || error.code == .unsupportedVersion || error.code == .notFound {
                 skipped.append((step, error.message))
-                logger.warning("Skipping \(Checkpoint.directoryName(step: step)): \(error.message)")
                 continue
             }
             if verify {
                 let report = try self.verify(candidate)
                 if !report.isIntact {
-                    let reason = report.summary
-                    skipped.append((step, reason))
-                    logger.warning(
-                        "Checkpoint \(Checkpoint.directoryName(step: step)) is corrupt (\(reason)); falling back to an earlier one.")
+                    skipped.append((step, report.summary))
                     continue
                 }
             }
-            if !skipped.isEmpty {
-                logger.warning("Using \(Checkpoint.directoryName(step: step)) instead of the newer damaged checkpoint(s).")
-            }
+            warnSkipped(skipped, using: step)
             return Resolution(checkpoint: candidate, skipped: skipped)
         }
+        warnSkipped(skipped, using: nil)
         return nil
     }
 
-    /// The best checkpoint by `monitor` (or the run's monitor), ties going to
-    /// the newest; `nil` when no checkpoint has the metric.
+    /// The one warning `latest` gives for the checkpoints it passed over.
+    private func warnSkipped(_ skipped: [(step: Int64, reason: String)], using step: Int64?) {
+        guard !skipped.isEmpty else { return }
+        let what = skipped.map { "\(Checkpoint.directoryName(step: $0.step)) is corrupt (\($0.reason))" }
+            .joined(separator: "; ")
+        let instead = step.map { "falling back to \(Checkpoint.directoryName(step: $0))" } ?? "no good checkpoint remains"
+        logger.warning("Checkpoint \(what); \(instead).")
+    }
+
+    /// The best checkpoint by `monitor` (or the run's monitor): the earliest
+    /// to reach the best value (see `Monitor`); `nil` when no checkpoint has the metric.
     /// - Throws: `.usage` when no monitor is given and the run has none.
     public func best(by monitor: Monitor? = nil) throws -> Checkpoint? {
         guard let monitor = monitor ?? run.monitor else {
@@ -55,19 +61,12 @@ extension CheckpointStore {
         return Self.best(in: try checkpoints(), by: monitor)
     }
 
-    /// The best of `checkpoints` by `monitor`, ties going to the newest.
+    /// The best of `checkpoints` by `monitor`: in step order, the earliest to
+    /// reach the best value (a later tie does not displace it; see `Monitor`).
     public static func best(in checkpoints: [Checkpoint], by monitor: Monitor) -> Checkpoint? {
-        var best: Checkpoint?
-        for c in checkpoints {
-            guard let value = c.manifest.metrics[monitor.metric], !value.isNaN else { continue }
-            if let current = best, let currentValue = current.manifest.metrics[monitor.metric],
-                monitor.mode.isBetter(currentValue, than: value)
-            {
-                continue
-            }
-            best = c
-        }
-        return best
+        let ordered = zip(checkpoints, checkpoints.dropFirst()).allSatisfy { $0.step <= $1.step }
+            ? checkpoints : checkpoints.sorted { $0.step < $1.step }
+        return monitor.best(of: ordered) { $0.manifest.metrics[monitor.metric] }
     }
 
     /// Resolves a selector.

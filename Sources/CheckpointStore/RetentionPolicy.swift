@@ -4,8 +4,9 @@ import DurableFiles
 /// rule keeps it. With no rule set, everything is kept.
 ///
 /// Whatever the rules say, `latest`, `best` (by `keepBest`'s monitor, or the
-/// run's) and protected steps (the checkpoint a run resumed from) are never
-/// deleted, nor are checkpoints tagged `pinned`.
+/// run's; the earliest checkpoint to reach the best value, see `Monitor`) and
+/// protected steps (the checkpoint a run resumed from, the training loop's
+/// best epoch) are never deleted, nor are checkpoints tagged `pinned`.
 public struct RetentionPolicy: Sendable, Hashable {
     /// Keep the newest N.
     public var keepLast: Int?
@@ -65,10 +66,9 @@ public struct RetentionPolicy: Sendable, Hashable {
         if let k = keepBest, k > 0, let monitor {
             let ranked = checkpoints.filter { ($0.manifest.metrics[monitor.metric].map { !$0.isNaN }) ?? false }
                 .sorted { a, b in
-                    let va = a.manifest.metrics[monitor.metric]!
-                    let vb = b.manifest.metrics[monitor.metric]!
-                    if va == vb { return a.step > b.step }
-                    return monitor.mode.isBetter(va, than: vb)
+                    // Equal values rank the earlier step first, as `best` does (see `Monitor`).
+                    monitor.ranksBefore(
+                        (a.manifest.metrics[monitor.metric] ?? .nan, a.step), (b.manifest.metrics[monitor.metric] ?? .nan, b.step))
                 }
             for c in ranked.prefix(k) { keep(c.step, "best \(k) by \(monitor.metric)") }
         }

@@ -14,12 +14,43 @@ public enum MetricMode: String, Sendable, CaseIterable {
 }
 
 /// A metric to choose the best checkpoint by.
+///
+/// **The one definition of best.** A value is better only when it is
+/// strictly better (`isBetter`); NaN never is. Scanning in step order, the
+/// first checkpoint (or epoch) to reach the best value is the best: a later
+/// one that only ties it does not displace it — the rule of Keras' and
+/// Lightning's `ModelCheckpoint`, which replace on strict improvement. The
+/// store's `best`, retention's keep-best, the training loop's `BestScore`
+/// and `status` all use it.
 public struct Monitor: Sendable, Hashable {
     public var metric: String
     public var mode: MetricMode
     public init(metric: String, mode: MetricMode) {
         self.metric = metric
         self.mode = mode
+    }
+
+    /// Whether `a` is strictly better than `b`: a tie is not an improvement. NaN is never better.
+    public func isBetter(_ a: Double, than b: Double) -> Bool { mode.isBetter(a, than: b) }
+
+    /// The best of `items`, taken in the order given (step order): the first
+    /// to reach the best value; items without a value (or with NaN) are passed over.
+    public func best<Item>(of items: some Sequence<Item>, value: (Item) -> Double?) -> Item? {
+        var best: (item: Item, value: Double)?
+        for item in items {
+            guard let v = value(item), !v.isNaN else { continue }
+            if let current = best, !isBetter(v, than: current.value) { continue }
+            best = (item, v)
+        }
+        return best?.item
+    }
+
+    /// Whether `a` ranks before `b` (for keep-best-K): the better value first,
+    /// and among equal values the earlier step.
+    public func ranksBefore(_ a: (value: Double, step: Int64), _ b: (value: Double, step: Int64)) -> Bool {
+        if isBetter(a.value, than: b.value) { return true }
+        if isBetter(b.value, than: a.value) { return false }
+        return a.step < b.step
     }
 }
 

@@ -21,6 +21,9 @@ struct DiffCommand: ParsableCommand, LoggingConfigurable {
     @Option(help: ArgumentHelp("Tensors whose elements differ by at most X count as equal.", valueName: "x"))
     var tolerance: Double = 0
 
+    @Flag(help: "Print metadata values whole (long arrays such as the training history are summarised otherwise; --json is always whole).")
+    var full = false
+
     @OptionGroup var monitor: MonitorOptions
     @OptionGroup var output: OutputOptions
     @OptionGroup var logging: LoggingOptions
@@ -36,7 +39,7 @@ struct DiffCommand: ParsableCommand, LoggingConfigurable {
         if output.json {
             Terminal.writeJSON(DiffRenderer.json(comparison))
         } else {
-            Terminal.write(DiffRenderer.text(comparison))
+            Terminal.write(DiffRenderer.text(comparison, full: full))
         }
         if !comparison.tensorsAreIdentical { throw ExitCode(1) }
     }

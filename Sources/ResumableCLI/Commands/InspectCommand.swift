@@ -13,6 +13,9 @@ struct InspectCommand: ParsableCommand, LoggingConfigurable {
     @Flag(help: "Resolve RUN / RUN@latest to the newest checkpoint whose checksums match, falling back past corrupt ones.")
     var verify = false
 
+    @Flag(help: "Print everything: the whole training history, every item of long arrays (text output; --json is always whole).")
+    var full = false
+
     @OptionGroup var monitor: MonitorOptions
     @OptionGroup var output: OutputOptions
     @OptionGroup var logging: LoggingOptions
@@ -23,7 +26,7 @@ struct InspectCommand: ParsableCommand, LoggingConfigurable {
         if output.json {
             Terminal.writeJSON(inspection.json)
         } else {
-            Terminal.write(inspection.text)
+            Terminal.write(inspection.text(full: full))
         }
     }
 }

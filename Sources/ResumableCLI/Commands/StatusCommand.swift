@@ -1,4 +1,5 @@
 import ArgumentParser
+import Logging
 import Resumable
 
 /// `resumable status RUN`: one screen about a run.
@@ -25,6 +26,13 @@ struct StatusCommand: ParsableCommand, LoggingConfigurable {
         let store = try References.openRun(runDirectory)
         let status = try RunStatus.build(
             from: store, monitor: monitor.value, recentEvents: events, contributors: [TrainingStatusContributor()])
+        let damaged = status.checkpoints.damaged
+        if !damaged.isEmpty {
+            // One warning for the command, however many parts of the status passed them over.
+            let list = damaged.map { "\(Checkpoint.directoryName(step: $0.step)) (\($0.reason))" }.joined(separator: "; ")
+            References.logger.warning(
+                "\(damaged.count) damaged checkpoint\(damaged.count == 1 ? "" : "s") left out: \(list). `resumable ls \(runDirectory)` lists them.")
+        }
         if output.json {
             Terminal.writeJSON(status.json)
         } else {

@@ -32,8 +32,9 @@ enum DiffRenderer {
         ])
     }
 
-    /// The text `diff` prints.
-    static func text(_ c: CheckpointComparison) -> String {
+    /// The text `diff` prints; long arrays (a training history) are summarised
+    /// by their lengths, first differing index and last items unless `full`.
+    static func text(_ c: CheckpointComparison, full: Bool = false) -> String {
         var out = "a: \(c.a.directory) (step \(c.a.step))\nb: \(c.b.directory) (step \(c.b.step))\n"
         var table = TextTable([("TENSOR", .left), ("FILE", .left), ("RESULT", .left)])
         for t in c.tensors {
@@ -51,7 +52,7 @@ enum DiffRenderer {
         if !c.metadata.isEmpty {
             out += "\nMetadata\n"
             for d in c.metadata {
-                out += "  \(d.key): \(d.a.map { $0.serialized() } ?? "(absent)") -> \(d.b.map { $0.serialized() } ?? "(absent)")\n"
+                out += "  \(d.key): \(Abbreviation.difference(d.a, d.b, full: full))\n"
             }
         }
         out += c.tensorsAreIdentical ? "\nThe tensors are identical.\n" : "\nThe tensors differ.\n"

@@ -65,8 +65,9 @@ struct CheckpointInspection {
         ])
     }
 
-    /// The text `inspect` prints.
-    var text: String {
+    /// The text `inspect` prints: the training history summarised (entries,
+    /// first, last, best) and long arrays abbreviated, or all of it with `full`.
+    func text(full: Bool) -> String {
         let m = checkpoint.manifest
         var out = "Checkpoint step \(m.step) at \(checkpoint.directory)\n"
         var rows: [(String, String)] = [
@@ -74,14 +75,23 @@ struct CheckpointInspection {
             ("run id", m.runID), ("config", m.configFingerprint.isEmpty ? "-" : m.configFingerprint),
             ("metrics", m.metrics.isEmpty ? "-" : HumanFormat.metrics(m.metrics)),
             ("tags", m.tags.isEmpty ? "-" : m.tags.joined(separator: ", ")),
-            ("metadata", m.metadata.isEmpty ? "-" : JSONValue.object(m.metadata).serialized()),
+            ("metadata", m.metadata.isEmpty ? "-" : Abbreviation.text(.object(m.metadata), full: full)),
             ("size", HumanFormat.bytes(checkpoint.bytes)),
         ]
-        for key in m.extra.keys.sorted() { rows.append((key, m.extra[key]!.serialized())) }
+        var history: [String: [Double]]?
+        for key in m.extra.keys.sorted() {
+            if key == TrainingSummary.manifestKey, let summary = TrainingSummary(json: m.extra[key]) {
+                rows += Self.trainingRows(summary)
+                history = summary.history
+            } else {
+                rows.append((key, Abbreviation.text(m.extra[key]!, full: full)))
+            }
+        }
         let width = rows.map(\.0.count).max() ?? 0
         for (label, value) in rows {
             out += "  \(label):" + String(repeating: " ", count: width - label.count + 1) + value + "\n"
         }
+        if let history { out += Self.historyText(history, full: full) }
         out += "\nFiles\n"
         var files = TextTable([("NAME", .left), ("BYTES", .right), ("SHA256", .left)])
         for f in m.files { files.append([f.name, String(f.bytes), String(f.sha256.prefix(16)) + "…"]) }
@@ -101,6 +111,47 @@ struct CheckpointInspection {
         if let stateKeys {
             out += "\nState (state.json): " + (stateKeys.isEmpty ? "no keys" : stateKeys.joined(separator: ", ")) + "\n"
         }
+        return out
+    }
+
+    /// The training summary in a few rows: progress and best.
+    static func trainingRows(_ t: TrainingSummary) -> [(String, String)] {
+        var progress = "epoch \(t.completedEpochs) of \(t.totalEpochs), step \(t.step)"
+        if t.epochStep > 0 { progress += " (\(t.epochStep)/\(t.stepsPerEpoch) batches into the next epoch)" }
+        if t.isFinished { progress += ", finished (\(t.finishReason ?? "completed"))" }
+        var rows = [("training", progress)]
+        if let score = t.bestScore {
+            var best = "\(t.monitor) (\(t.mode)) \(HumanFormat.number(score))"
+            if let epoch = t.bestEpoch { best += " at epoch \(epoch)" }
+            if let step = t.bestStep { best += " (step \(step))" }
+            rows.append(("best", best))
+        }
+        return rows
+    }
+
+    /// The training history: its length, first and last epochs, or every
+    /// epoch (`full`), one a line.
+    static func historyText(_ history: [String: [Double]], full: Bool) -> String {
+        let epochs = history["epoch"] ?? []
+        let names = history.keys.filter { $0 != "epoch" }.sorted()
+        guard !epochs.isEmpty else { return "" }
+        func row(_ i: Int) -> [String] {
+            [Int64(exactly: epochs[i]).map { String($0) } ?? HumanFormat.number(epochs[i])] + names.map { name in
+                history[name].flatMap { i < $0.count ? HumanFormat.number($0[i]) : nil } ?? "-"
+            }
+        }
+        var table = TextTable([("EPOCH", .right)] + names.map { ($0.uppercased(), .right) })
+        var out = "\nHistory (\(epochs.count) epoch\(epochs.count == 1 ? "" : "s"))\n"
+        let shown = full || epochs.count <= 4 ? Array(epochs.indices) : [0, 1, epochs.count - 2, epochs.count - 1]
+        for (n, i) in shown.enumerated() {
+            if n > 0, i != shown[n - 1] + 1 {
+                table.append(["…"] + names.map { _ in "" })
+            }
+            table.append(row(i))
+        }
+        out += table.rendered().split(separator: "\n", omittingEmptySubsequences: false).map { $0.isEmpty ? "" : "  " + $0 }
+            .joined(separator: "\n")
+        if shown.count < epochs.count { out += "  (\(epochs.count - shown.count) more; --full shows every epoch)\n" }
         return out
     }
 

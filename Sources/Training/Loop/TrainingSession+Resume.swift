@@ -42,7 +42,8 @@ extension TrainingSession {
         try recordConfig(replacing: configChanged || checkpoint.manifest.configFingerprint.isEmpty)
         if checkpoint.directory.hasPrefix(store.checkpointsDirectory + "/") {
             lastSavedStep = checkpoint.step
-            store.protectedSteps = [checkpoint.step]
+            resumeProtected = [checkpoint.step]
+            store.protectedSteps = resumeProtected.union(state.best.step.map { [$0] } ?? [])
         }
         try? store.events.append(
             "resume",
@@ -75,10 +76,7 @@ extension TrainingSession {
                 }
                 return nil
             }
-            for skipped in resolution.skipped {
-                logger.warning(
-                    "Passing over \(Checkpoint.directoryName(step: skipped.step)), which is damaged: \(skipped.reason)")
-            }
+            // `latest` has said which damaged checkpoints it passed over (one warning).
             return (resolution.checkpoint, store.run, resolution.skipped)
         case .from(let reference):
             let sameRun = FilePath.absolute(reference.run) == FilePath.absolute(store.directory)

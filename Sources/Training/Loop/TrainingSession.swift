@@ -23,6 +23,9 @@ final class TrainingSession {
     let writer: AsyncCheckpointWriter?
     /// Whether the writer holds a save whose commit has not been reported yet.
     var savePending = false
+    /// Steps retention must keep for this attempt (the checkpoint resumed from);
+    /// the training's best epoch is added at each save.
+    var resumeProtected: Set<Int64> = []
 
     init(options: TrainingOptions, hooks: TrainingHooks, store: CheckpointStore, state: TrainingState) {
         self.options = options
@@ -164,6 +167,9 @@ final class TrainingSession {
         }
         // The store is the writer's while a save is in flight (policy `.wait`).
         try collectSave()
+        // Retention never deletes the checkpoint of the training's best epoch,
+        // so the summary's `best_step` always names a checkpoint that exists.
+        store.protectedSteps = resumeProtected.union(state.best.step.map { [$0] } ?? [])
         try clearCollision(at: step)
         hooks.observe(.saving(step: step, reason: reason))
         let (options, hooks) = (options, hooks)

@@ -23,10 +23,12 @@ public struct BestScore: Sendable, Hashable, Codable {
     public var monitor: Monitor { Monitor(metric: metric, mode: MetricMode(rawValue: mode) ?? .min) }
 
     /// Records an epoch's metrics; returns whether it improved on the best.
+    /// Only a strictly better value improves (`Monitor.isBetter`): an epoch
+    /// that ties the best leaves the earlier one best, as the store's `best` does.
     @discardableResult
     public mutating func update(metrics: [String: Double], epoch: Int64, step: Int64) -> Bool {
         guard let candidate = metrics[metric], !candidate.isNaN else { return false }
-        if let value, !monitor.mode.isBetter(candidate, than: value) { return false }
+        if let value, !monitor.isBetter(candidate, than: value) { return false }
         value = candidate
         self.epoch = epoch
         self.step = step

@@ -36,7 +36,10 @@ public struct TrainingStatusContributor: RunStatusContributor {
         if let best = summary.bestScore {
             var text = "\(summary.monitor) \(HumanFormat.number(best))"
             if let epoch = summary.bestEpoch { text += " at epoch \(epoch)" }
-            if let step = summary.bestStep { text += " (step \(step))" }
+            if let step = summary.bestStep {
+                // Never name a checkpoint that is gone: say so when the best epoch's was not kept.
+                text += bestCheckpoint(summary, in: store) != nil ? " (step \(step))" : " (step \(step), no checkpoint kept)"
+            }
             rows.append(RunStatus.Row("best", text))
         }
         for name in metricNames {
@@ -55,9 +58,17 @@ public struct TrainingStatusContributor: RunStatusContributor {
         if case .object(var o) = json {
             o["state"] = .string(state)
             o["checkpoint_step"] = .int(latest.step)
+            o["best_checkpoint"] = bestCheckpoint(summary, in: store).map(JSONValue.string) ?? .null
             json = .object(o)
         }
         return RunStatus.Section(id: "training", title: "Training", rows: rows, json: json)
+    }
+
+    /// The directory of the checkpoint at the summary's best step, `nil` when there is none.
+    func bestCheckpoint(_ summary: TrainingSummary, in store: CheckpointStore) -> String? {
+        guard let step = summary.bestStep, step >= 0 else { return nil }
+        let directory = store.directory(of: step)
+        return FileSystem.exists(FilePath.join(directory, "manifest.json")) ? directory : nil
     }
 
     /// `live`, `finished`, `interrupted` (a stop signal, state saved) or

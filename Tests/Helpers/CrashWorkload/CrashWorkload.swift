@@ -152,14 +152,14 @@ public enum CrashWorkload {
 
     /// The steps that must exist once steps 1…`latest` have been committed in
     /// order under `policy` (whatever crashes happened): the last `keepLast`,
-    /// and the best `keepBest` by loss (ties to the newer step), as retention
-    /// never deletes those.
+    /// and the best `keepBest` by loss (ties to the earlier step, as `best`
+    /// and retention rank them), as retention never deletes those.
     public static func mustExist(latest: Int64) -> Set<Int64> {
         guard latest >= 1 else { return [] }
         var result = Set(max(1, latest - Int64(keepLast) + 1)...latest)
         let ranked = (1...latest).sorted { a, b in
             let (la, lb) = (loss(step: a), loss(step: b))
-            return la == lb ? a > b : la < lb
+            return la == lb ? a < b : la < lb
         }
         result.formUnion(ranked.prefix(keepBest))
         return result

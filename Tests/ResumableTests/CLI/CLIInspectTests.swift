@@ -38,7 +38,8 @@ struct CLIInspectTests {
         #expect(try step(run + "@step-100") == 100)
         #expect(try step(run + "@100") == 100)
         #expect(try step(CLIFixture.checkpoint(run, 200)) == 200)
-        #expect(try step(run + "@best", "--monitor", "loss", "--mode", "max") == 300)
+        // Steps 100 and 300 tie on the largest loss: the earliest is best (docs/FORMAT.md).
+        #expect(try step(run + "@best", "--monitor", "loss", "--mode", "max") == 100)
         // A checkpoint directory copied out of its run still reads.
         let copy = TestSupport.temporaryDirectory("inspect-copy") + "/ckpt"
         try FileManager.default.copyItem(atPath: CLIFixture.checkpoint(run, 100), toPath: copy)
