@@ -1,21 +1,25 @@
 #ifndef RESUMABLE_CSYSTEMSHIMS_H
 #define RESUMABLE_CSYSTEMSHIMS_H
 
-/// Linux calls the Swift Glibc overlay does not expose (they need _GNU_SOURCE).
+/// One C file per concern: FileCalls.c (renameat2, sync_file_range, page
+/// cache, direct I/O), Process.c (subreaper, thread priority), CRC32C.c,
+/// SHA256NI.c, CopyOnWrite.c. Declarations are grouped by comment below.
+
+/// Linux calls the Swift Glibc overlay does not expose (they need _GNU_SOURCE): FileCalls.c, Process.c.
 int resumable_rename_noreplace(const char *from, const char *to);
 int resumable_rename_exchange(const char *a, const char *b);
 int resumable_sync_file_range_write(int fd, long long offset, long long length);
 int resumable_drop_page_cache(int fd);
 int resumable_become_child_subreaper(void);
 
-/// CRC-32C (Castagnoli) of `length` bytes, continuing from `crc` (0 to start):
+/// CRC32C.c: CRC-32C (Castagnoli) of `length` bytes, continuing from `crc` (0 to start):
 /// the SSE 4.2 / ARMv8 CRC instructions where the processor has them, a table otherwise.
 unsigned int resumable_crc32c(unsigned int crc, const void *data, unsigned long length);
 
-/// Turns O_DIRECT on (1) or off (0) for an open descriptor: 0, or -1 with errno.
+/// FileCalls.c: turns O_DIRECT on (1) or off (0) for an open descriptor: 0, or -1 with errno.
 int resumable_set_direct_io(int fd, int on);
 
-/// SHA-256 state for the SHA-NI kernels below.
+/// SHA-256 state for the SHA-NI kernels below (SHA256NI.c).
 typedef struct {
     unsigned int h[8];
     unsigned char buffer[64];
