@@ -56,9 +56,25 @@ struct DigitsCommand: ParsableCommand {
         do {
             try train()
         } catch let error as ResumableError {
-            FileHandle.standardError.write(Data("digits: \(error.message)\n".utf8))
+            FileHandle.standardError.write(Data("digits: \(Self.inDigitsTerms(error.message))\n".utf8))
             throw ExitCode(error.exitCode)
         }
+    }
+
+    /// The library's advice in this command's flags: the training loop says
+    /// what to do in terms of its options (`overwrite: true`, resume mode
+    /// `never`, another run directory); digits sets them with flags.
+    static func inDigitsTerms(_ message: String) -> String {
+        let flags = [
+            ("resume mode `never` with overwriting allowed", "--resume never --force"),
+            ("Allow overwriting (`overwrite: true`)", "Pass --force"),
+            ("allow overwriting (`overwrite: true`)", "pass --force"),
+            ("resume mode `auto` or `never`", "--resume auto or never"),
+            ("(mode `auto`)", "(--resume auto)"),
+            ("resume mode `never`", "--resume never"),
+            ("another run directory", "another --run-dir"),
+        ]
+        return flags.reduce(message) { $0.replacingOccurrences(of: $1.0, with: $1.1) }
     }
 
     /// The configuration fingerprinted into run.json; `lr` and `epochs` may change on resume.

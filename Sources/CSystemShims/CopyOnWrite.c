@@ -13,8 +13,15 @@
 // The handler does only async-signal-safe work: atomics, memcpy, mprotect,
 // sched_yield, clock_gettime, sigaction, write. A fault that is not a write to
 // a pending chunk goes to the handler installed before ours (the Swift
-// runtime's crash reporter, say), or gets the default action: a crash stays
-// a crash.
+// runtime's crash reporter, say, or a JIT that recovers from faults of its
+// own), or gets the default action: a crash stays a crash.
+//
+// Handing a fault back puts the previous handler in place for good, and other
+// code may install a handler over ours at any time. So the handler is not
+// installed once: every snapshot (resumable_cow_begin) asks sigaction which
+// handler is in place and, when it is not ours, installs ours again, keeping
+// the one it found as the handler to chain to. A snapshot never write-protects
+// memory while another handler would get its faults.
 #define _GNU_SOURCE
 #include "CSystemShims.h"
 #include <errno.h>
@@ -44,7 +51,20 @@ typedef struct {
 
 static cow_slot slots[COW_SLOTS];
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct sigaction previous_segv, previous_bus;
+
+/// The handler state, per signal (0: SIGSEGV, 1: SIGBUS). The action to chain
+/// to is kept twice: installing writes the copy the handler is not reading,
+/// then makes it current.
+static const int cow_signals[2] = {SIGSEGV, SIGBUS};
+static struct sigaction previous_actions[2][2];
+static _Atomic int previous_index[2];
+/// No flag says whether ours is installed: it could only go stale. Whether
+/// it is, is asked of sigaction each time it matters.
+static _Atomic int ever_installed[2];
+/// The action in place before ours was first installed.
+static struct sigaction first_previous[2];
+static _Atomic unsigned long long reinstall_count;
+static pthread_mutex_t handler_lock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic unsigned long long fault_count, fault_nanoseconds;
 
 unsigned long resumable_cow_chunk_size(void) { return 2ul << 20; }
@@ -98,14 +118,58 @@ static void copy_chunk(cow_slot *s, unsigned long i) {
     while (atomic_load(&s->states[i]) == COW_COPYING) sched_yield();
 }
 
+static void on_fault(int signal_number, siginfo_t *info, void *context);
+
+static int signal_index(int signal_number) { return signal_number == SIGSEGV ? 0 : 1; }
+
+static int is_ours(const struct sigaction *action) {
+    return (action->sa_flags & SA_SIGINFO) && action->sa_sigaction == on_fault;
+}
+
 /// A fault that is not ours: give the signal back to the handler that was
 /// there before (the Swift runtime's crash reporter, say, or the default
 /// action) and return; the faulting instruction runs again and gets it,
 /// in a signal frame of its own. Calling that handler from inside this one
 /// instead hangs the Swift crash reporter, which reads the crashed process
-/// with faults of its own.
-static void chain(int signal_number) {
-    sigaction(signal_number, signal_number == SIGSEGV ? &previous_segv : &previous_bus, NULL);
+/// with faults of its own. Ours is no longer installed then: the next
+/// snapshot installs it again.
+///
+/// A handler installed over ours that hands faults it does not know back to
+/// ours (calling it, or installing it again and returning), and that ours
+/// then chains to after a snapshot reinstalled ours over it, makes a cycle:
+/// a fault neither knows would go round for ever. So the same fault coming
+/// back within one handler generation (no reinstall in between), or ours
+/// being called while another handler is installed and is the one ours would
+/// hand the fault to, goes to the handler that was there before ours was
+/// first installed instead, and if it still comes back, to the default action.
+static _Thread_local void *last_address;
+static _Thread_local unsigned long last_generation;
+static _Thread_local unsigned repeats;
+static _Atomic unsigned long handler_generation;
+
+static void chain(int signal_number, void *address, int from_kernel) {
+    int k = signal_index(signal_number);
+    const struct sigaction *target = &previous_actions[k][atomic_load(&previous_index[k])];
+    unsigned long generation = atomic_load(&handler_generation);
+    if (from_kernel && address == last_address && generation == last_generation) {
+        repeats++;
+    } else {
+        last_address = address;
+        last_generation = generation;
+        repeats = 0;
+    }
+    struct sigaction current;
+    int called_by_other = sigaction(signal_number, NULL, &current) == 0 && !is_ours(&current) &&
+                          current.sa_handler == target->sa_handler;
+    struct sigaction fallback;
+    memset(&fallback, 0, sizeof fallback);
+    fallback.sa_handler = SIG_DFL;
+    sigemptyset(&fallback.sa_mask);
+    if (called_by_other || repeats >= 2) {
+        target = &first_previous[k];
+        if (repeats >= 4 || (called_by_other && current.sa_handler == target->sa_handler)) target = &fallback;
+    }
+    sigaction(signal_number, target, NULL);
 }
 
 static void on_fault(int signal_number, siginfo_t *info, void *context) {
@@ -133,23 +197,55 @@ static void on_fault(int signal_number, siginfo_t *info, void *context) {
         }
     }
     (void)context;
-    chain(signal_number);
+    chain(signal_number, address, info->si_code > 0);
     errno = saved_errno;
 }
 
-static int install_handler(void) {
-    static int installed = 0;
-    if (installed) return 0;
+/// Makes ours the installed SIGSEGV and SIGBUS handler unless it is:
+/// whatever is installed instead becomes the handler to chain to. 0, or -1 with errno.
+static int ensure_handler(void) {
     struct sigaction action;
     memset(&action, 0, sizeof action);
     action.sa_sigaction = on_fault;
     action.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
     sigemptyset(&action.sa_mask);
-    if (sigaction(SIGSEGV, &action, &previous_segv) != 0) return -1;
-    if (sigaction(SIGBUS, &action, &previous_bus) != 0) return -1;
-    installed = 1;
-    return 0;
+    int result = 0;
+    pthread_mutex_lock(&handler_lock);
+    for (int k = 0; k < 2; k++) {
+        struct sigaction current, replaced;
+        if (sigaction(cow_signals[k], NULL, &current) != 0) {
+            result = -1;
+            break;
+        }
+        if (is_ours(&current)) continue;
+        int spare = 1 - atomic_load(&previous_index[k]);
+        previous_actions[k][spare] = current;
+        atomic_store(&previous_index[k], spare);
+        if (sigaction(cow_signals[k], &action, &replaced) != 0) {
+            result = -1;
+            break;
+        }
+        if (replaced.sa_handler != current.sa_handler) {  // changed between the two calls
+            previous_actions[k][1 - spare] = replaced;
+            atomic_store(&previous_index[k], 1 - spare);
+        }
+        if (!atomic_load(&ever_installed[k])) first_previous[k] = previous_actions[k][atomic_load(&previous_index[k])];
+        if (atomic_exchange(&ever_installed[k], 1) && k == 0) atomic_fetch_add(&reinstall_count, 1);
+        atomic_fetch_add(&handler_generation, 1);
+    }
+    pthread_mutex_unlock(&handler_lock);
+    return result;
 }
+
+int resumable_cow_handler_installed(void) {
+    for (int k = 0; k < 2; k++) {
+        struct sigaction current;
+        if (sigaction(cow_signals[k], NULL, &current) != 0 || !is_ours(&current)) return 0;
+    }
+    return 1;
+}
+
+unsigned long long resumable_cow_handler_reinstalls(void) { return atomic_load(&reinstall_count); }
 
 int resumable_cow_register(void *base, unsigned long length) {
     unsigned long chunk = resumable_cow_chunk_size();
@@ -159,7 +255,6 @@ int resumable_cow_register(void *base, unsigned long length) {
     }
     pthread_mutex_lock(&registry_lock);
     int result = -1;
-    if (install_handler() != 0) goto done;
     for (int k = 0; k < COW_SLOTS; k++) {
         if (atomic_load(&slots[k].base)) continue;
         _Atomic(unsigned char) *states = calloc(length / chunk, 1);
@@ -204,6 +299,12 @@ int resumable_cow_begin(int slot, unsigned long start, unsigned long length, voi
     int idle = 0;
     if (!atomic_compare_exchange_strong(&s->active, &idle, 1)) {
         errno = EBUSY;
+        return -1;
+    }
+    if (ensure_handler() != 0) {
+        int error = errno;
+        atomic_store(&s->active, 0);
+        errno = error;
         return -1;
     }
     s->destination = destination;

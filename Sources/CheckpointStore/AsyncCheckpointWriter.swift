@@ -17,7 +17,10 @@ import Dispatch
 /// write-protects them and returns in well under a millisecond, whatever
 /// their size; the background thread copies them, and a write that reaches a
 /// 2 MiB piece not yet copied pauses while that piece is copied. Other
-/// tensors are copied before `save` returns (on every core).
+/// tensors are copied before `save` returns (on every core). With
+/// `copyOnWrite: false` (or `RESUMABLE_COPY_ON_WRITE=0` in the environment)
+/// arena tensors are copied before `save` returns too: no write protection,
+/// no SIGSEGV handler, for programs whose runtime wants SIGSEGV to itself.
 ///
 /// **The background write yields to training** by default (``Priority/low``:
 /// nice +10 on Linux for the write and the threads it starts), so a training
@@ -67,6 +70,9 @@ public final class AsyncCheckpointWriter: @unchecked Sendable {
     public let whenBusy: WhenBusy
     /// The priority of the background write.
     public let priority: Priority
+    /// Whether tensors in a ``TensorArena`` are snapshotted copy-on-write
+    /// (`false`: copied before `save` returns).
+    public let copyOnWrite: Bool
     private let buffer = SnapshotBuffer()
     /// Runs `beforeBackgroundWrite` and the copy of copy-on-write snapshots.
     private let queue = DispatchQueue(label: "resumable.async-checkpoint-writer")
@@ -84,8 +90,12 @@ public final class AsyncCheckpointWriter: @unchecked Sendable {
     var beforeBackgroundCommit: (@Sendable (Int64) -> Void)?
 
     /// A writer committing to `store`, which must be opened with `.write`.
-    public init(store: CheckpointStore, whenBusy: WhenBusy = .wait, priority: Priority = .low) {
+    /// - Parameter copyOnWrite: `false` copies arena tensors when `save`
+    ///   snapshots them instead of write-protecting them (also off when
+    ///   ``TensorArena/copyOnWriteAllowedByEnvironment`` is `false`).
+    public init(store: CheckpointStore, whenBusy: WhenBusy = .wait, priority: Priority = .low, copyOnWrite: Bool = true) {
         self.store = store
+        self.copyOnWrite = copyOnWrite && TensorArena.copyOnWriteAllowedByEnvironment
         self.whenBusy = whenBusy
         self.priority = priority
         writeThread = WorkerThread()
@@ -175,7 +185,7 @@ public final class AsyncCheckpointWriter: @unchecked Sendable {
         do {
             try configure(draft)
             // One snapshot of every file's tensors, split back by file.
-            taken = try buffer.snapshot(tensorFiles.flatMap(\.tensors))
+            taken = try buffer.snapshot(tensorFiles.flatMap(\.tensors), copyOnWrite: copyOnWrite)
             var copies = taken.tensors[...]
             for file in tensorFiles {
                 groups.append((file.name, Array(copies.prefix(file.tensors.count)), file.metadata))

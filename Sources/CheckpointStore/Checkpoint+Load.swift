@@ -51,7 +51,7 @@ extension Checkpoint {
         } catch {
             throw ResumableError(
                 .corrupt, "\(filePath) does not hold the state this program expects: \(error). Was it written by another program or version?",
-                path: filePath)
+                path: filePath, cause: error)
         }
     }
 }

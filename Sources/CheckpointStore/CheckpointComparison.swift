@@ -186,7 +186,7 @@ public struct CheckpointComparison: Sendable {
         do {
             return try JSONParser(maxDepth: 64).parse(bytes)
         } catch {
-            throw ResumableError(.corrupt, "\(path) is not valid JSON (\(error)); run `resumable verify` on its checkpoint.", path: path)
+            throw ResumableError(.corrupt, "\(path) is not valid JSON (\(error)); run `resumable verify` on its checkpoint.", path: path, cause: error)
         }
     }
 

@@ -104,7 +104,7 @@ public final class CheckpointDraft: @unchecked Sendable {
         do {
             data = try encoder.encode(value)
         } catch {
-            throw ResumableError(.usage, "the training state cannot be encoded as JSON: \(error).")
+            throw ResumableError(.usage, "the training state cannot be encoded as JSON: \(error).", cause: error)
         }
         return [UInt8](data)
     }

@@ -27,7 +27,8 @@ public enum ManifestEdit: Sendable, Hashable {
             // Valid JSON too deep for a manifest: refused, not taken as a string.
             throw ResumableError(
                 .usage,
-                "the value of \(Manifest.printableKey(key)) nests deeper than the \(Manifest.maxDepth) levels a manifest is read with.")
+                "the value of \(Manifest.printableKey(key)) nests deeper than the \(Manifest.maxDepth) levels a manifest is read with.",
+                cause: error)
         } catch {
             value = .string(raw)
         }
@@ -58,7 +59,8 @@ extension CheckpointStore {
         do {
             updated = try Manifest(json: json, path: manifestPath)
         } catch let error as ResumableError where error.code == .corrupt {
-            throw ResumableError(.usage, "the edit would make the manifest invalid, so nothing was changed: \(error.message)", path: manifestPath)
+            throw ResumableError(.usage, "the edit would make the manifest invalid, so nothing was changed: \(error.message)", path: manifestPath,
+                cause: error)
         }
         var final = updated
         final.extra["edited_at"] = .string(Timestamp.now())

@@ -153,7 +153,7 @@ public struct Manifest: Sendable {
         do {
             json = try JSONParser(maxDepth: 64).parse(bytes)
         } catch {
-            throw invalid(path, "it is not valid JSON (\(error))")
+            throw invalid(path, "it is not valid JSON (\(error))", cause: error)
         }
         return try Manifest(json: json, path: path)
     }
@@ -271,10 +271,10 @@ public struct Manifest: Sendable {
         }
     }
 
-    static func invalid(_ path: String, _ reason: String) -> ResumableError {
+    static func invalid(_ path: String, _ reason: String, cause: (any Error)? = nil) -> ResumableError {
         ResumableError(
             .corrupt,
             "\(path) is not a valid checkpoint manifest: \(reason). The checkpoint is damaged; run `resumable verify` on the run and resume from another checkpoint.",
-            path: path)
+            path: path, cause: cause)
     }
 }

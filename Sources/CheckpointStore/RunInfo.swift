@@ -162,7 +162,7 @@ public struct RunInfo: Sendable {
         do {
             json = try JSONParser(maxDepth: Manifest.maxDepth).parse(bytes)
         } catch {
-            throw ResumableError(.corrupt, "\(path) is not valid JSON (\(error)). Restore it, or move it away to start a new run.", path: path)
+            throw ResumableError(.corrupt, "\(path) is not valid JSON (\(error)). Restore it, or move it away to start a new run.", path: path, cause: error)
         }
         return try RunInfo(json: json, path: path)
     }

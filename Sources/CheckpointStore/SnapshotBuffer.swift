@@ -61,9 +61,11 @@ public final class SnapshotBuffer: @unchecked Sendable {
     /// Tensors that live in a ``TensorArena`` are snapshotted copy-on-write:
     /// their memory is write-protected and copied later, by
     /// ``Snapshot/complete()`` or by the first write to each 2 MiB piece. All
-    /// other tensors are copied now, on every core.
+    /// other tensors are copied now, on every core, and so are arena tensors
+    /// when `copyOnWrite` is `false` or their arena's
+    /// ``TensorArena/copyOnWrite`` is.
     /// - Throws: `.usage` when a tensor's bytes do not match its shape and dtype.
-    public func snapshot(_ tensors: [TensorSource]) throws -> Snapshot {
+    public func snapshot(_ tensors: [TensorSource], copyOnWrite: Bool = true) throws -> Snapshot {
         let layout = try Layout(tensors)
         reserve(layout.total)  // finishes the previous snapshot's copies first
         guard let base else { return Snapshot(tensors: [], pending: []) }
@@ -71,16 +73,17 @@ public final class SnapshotBuffer: @unchecked Sendable {
         Self.copy(layout.copied.map { tensors[$0] }, to: layout.copied.map { layout.regions[$0] }, in: base)
         var pending: [CopyOnWriteSnapshot] = []
         for (a, start) in zip(layout.arenas, layout.extentStarts) {
-            do {
-                pending.append(try a.arena.beginSnapshot(of: a.span, into: base + start))
-            } catch {
-                // Protection failed (the system is out of memory maps): copy now instead.
-                let extent = TensorArena.snapshotExtent(of: a.span)
-                let bytes = UnsafeRawBufferPointer(start: a.arena.base + extent.lowerBound, count: extent.count)
-                Self.copy(
-                    [TensorSource(name: "", dtype: .u8, shape: [extent.count], bytes: bytes)],
-                    to: [start..<(start + extent.count)], in: base)
+            // Copy-on-write is off, or protection failed (the system is out
+            // of memory maps): copy now instead.
+            if copyOnWrite, a.arena.copyOnWrite, let p = try? a.arena.beginSnapshot(of: a.span, into: base + start) {
+                pending.append(p)
+                continue
             }
+            let extent = TensorArena.snapshotExtent(of: a.span)
+            let bytes = UnsafeRawBufferPointer(start: a.arena.base + extent.lowerBound, count: extent.count)
+            Self.copy(
+                [TensorSource(name: "", dtype: .u8, shape: [extent.count], bytes: bytes)],
+                to: [start..<(start + extent.count)], in: base)
         }
         let sources = zip(tensors, layout.regions).map { t, region in
             TensorSource(

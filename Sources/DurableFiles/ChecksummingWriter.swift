@@ -234,7 +234,7 @@ public final class ChecksummingWriter: @unchecked Sendable {
                     } catch let error as ResumableError {
                         failure.withLock { $0 = $0 ?? error }
                     } catch {
-                        failure.withLock { $0 = $0 ?? ResumableError(.io, "writing \(file.path) failed: \(error)", path: file.path) }
+                        failure.withLock { $0 = $0 ?? ResumableError(.io, "writing \(file.path) failed: \(error)", path: file.path, cause: error) }
                     }
                 }
             }

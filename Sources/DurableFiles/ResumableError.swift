@@ -3,7 +3,7 @@
 ///
 /// New situations get new messages, never new types, so callers that switch on
 /// `code` keep working. Every code maps to one documented process exit code.
-public struct ResumableError: Error, Sendable, CustomStringConvertible {
+public struct ResumableError: Error, Sendable, CustomStringConvertible, CustomDebugStringConvertible {
     /// The kind of failure; stable across releases.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         public let rawValue: String
@@ -40,15 +40,21 @@ public struct ResumableError: Error, Sendable, CustomStringConvertible {
     public var errno: Int32?
     /// Where the error was thrown, for debugging.
     public var location: String
+    /// The error this one wraps (a JSON parser's or encoder's, a decoder's,
+    /// a task's), when it was made from one: kept whole for callers and
+    /// debugging; ``message`` says what it means for the run.
+    /// (`Error` refines `Sendable`, so the cause is `Sendable`.)
+    public var cause: (any Error)?
 
     public init(
-        _ code: Code, _ message: String, path: String? = nil, errno: Int32? = nil,
+        _ code: Code, _ message: String, path: String? = nil, errno: Int32? = nil, cause: (any Error)? = nil,
         file: String = #fileID, line: Int = #line
     ) {
         self.code = code
         self.message = message
         self.path = path
         self.errno = errno
+        self.cause = cause
         self.location = "\(file):\(line)"
     }
 
@@ -65,5 +71,20 @@ public struct ResumableError: Error, Sendable, CustomStringConvertible {
         }
     }
 
-    public var description: String { message }
+    /// The message, and the cause when the message does not quote it already.
+    public var description: String {
+        guard let cause else { return message }
+        let said = String(describing: cause)
+        return message.contains(said) ? message : "\(message) (cause: \(said))"
+    }
+
+    /// Everything: code, message, path, errno, where it was thrown, and the cause's own debug description.
+    public var debugDescription: String {
+        var parts = ["ResumableError(\(code.rawValue)): \(message)"]
+        if let path { parts.append("path: \(path)") }
+        if let errno { parts.append("errno: \(errno)") }
+        parts.append("at: \(location)")
+        if let cause { parts.append("cause: \(String(reflecting: cause))") }
+        return parts.joined(separator: "; ")
+    }
 }

@@ -25,9 +25,20 @@ import Synchronization
 /// - Important: while a save is being snapshotted, write into arena memory
 ///   from your own code only: a system call that writes into it (`read(2)`
 ///   into a tensor, say) fails with `EFAULT` instead of pausing. Do not change
-///   the protection of arena memory yourself. The fault handler is installed
-///   with the first arena and passes every other fault to the handler that was
-///   there before it.
+///   the protection of arena memory yourself. The fault handler (SIGSEGV and
+///   SIGBUS) is installed by the first snapshot and passes every other fault
+///   to the handler that was there before it. Each snapshot checks that it is
+///   still the installed handler and installs it again if not (a runtime that
+///   installed its own over it, or got a fault handed back), chaining to
+///   whatever it found.
+///
+/// **Eager copies instead.** Where write-protecting memory or a SIGSEGV
+/// handler is unwelcome (a runtime that owns SIGSEGV, a debugger, a sanitizer),
+/// turn copy-on-write off: `TensorArena(capacity:copyOnWrite: false)`,
+/// `AsyncCheckpointWriter(store:copyOnWrite: false)`, or the environment
+/// variable `RESUMABLE_COPY_ON_WRITE=0` for the whole process. Snapshots of
+/// arena tensors are then copied before `save` returns, like any other
+/// tensor's, and no signal handler is installed.
 ///
 /// Memory is reserved, not touched: pages are made when first written.
 public final class TensorArena: @unchecked Sendable {
@@ -35,6 +46,10 @@ public final class TensorArena: @unchecked Sendable {
     public let capacity: Int
     /// The first byte of the arena (2 MiB aligned).
     public let base: UnsafeMutableRawPointer
+    /// Whether snapshots of the arena are copy-on-write (`false`: copied
+    /// when taken). `false` when the arena was made so, or when the
+    /// environment says `RESUMABLE_COPY_ON_WRITE=0`.
+    public let copyOnWrite: Bool
     private let mapping: (start: UnsafeMutableRawPointer, length: Int)
     private let slot: Int32
     private let allocated = Mutex(0)
@@ -44,9 +59,20 @@ public final class TensorArena: @unchecked Sendable {
     /// The granularity of snapshots: protection and copies go by 2 MiB.
     public static var chunkSize: Int { Int(resumable_cow_chunk_size()) }
 
+    /// Whether the environment allows copy-on-write snapshots:
+    /// `RESUMABLE_COPY_ON_WRITE` set to `0`, `false`, `no` or `off` turns them
+    /// off for the process. Read once.
+    public static let copyOnWriteAllowedByEnvironment: Bool = {
+        guard let value = getenv("RESUMABLE_COPY_ON_WRITE") else { return true }
+        return !["0", "false", "no", "off"].contains(String(cString: value).lowercased())
+    }()
+
     /// An arena of at least `capacity` bytes (rounded up to 2 MiB).
+    /// - Parameter copyOnWrite: `false` makes its snapshots eager copies (no
+    ///   write protection, no signal handler); ``copyOnWriteAllowedByEnvironment``
+    ///   can turn it off as well.
     /// - Throws: `.io` when the memory cannot be reserved or registered.
-    public init(capacity: Int) throws {
+    public init(capacity: Int, copyOnWrite: Bool = true) throws {
         let chunk = Self.chunkSize
         guard capacity > 0, capacity <= Int.max - 2 * chunk else {
             throw ResumableError(.usage, "a tensor arena needs a capacity above 0 bytes (asked for \(capacity)).")
@@ -73,6 +99,7 @@ public final class TensorArena: @unchecked Sendable {
         }
         self.capacity = size
         self.base = aligned
+        self.copyOnWrite = copyOnWrite && Self.copyOnWriteAllowedByEnvironment
         self.mapping = (start, length)
         self.slot = slot
         Self.registry.withLock { $0[slot] = Unowned(self) }
@@ -133,15 +160,22 @@ public final class TensorArena: @unchecked Sendable {
     /// snapshot covers whole 2 MiB pieces from the one holding its start) into
     /// `destination`, which must have room for ``CopyOnWriteSnapshot/length``
     /// bytes: see ``snapshotExtent(of:)``. Waits while another snapshot of
-    /// the arena is being taken.
-    /// - Throws: `.io` when the memory cannot be write-protected.
+    /// the arena is being taken. Installs the fault handler again first if
+    /// another has taken its place.
+    /// - Throws: `.usage` when the arena's snapshots are not copy-on-write;
+    ///   `.io` when the memory cannot be write-protected or the handler installed.
     package func beginSnapshot(of range: Range<Int>, into destination: UnsafeMutableRawPointer) throws -> CopyOnWriteSnapshot {
+        guard copyOnWrite else {
+            throw ResumableError(.usage, "this tensor arena's snapshots are eager copies (copy-on-write is off).")
+        }
         let extent = Self.snapshotExtent(of: range)
         snapshotToken.wait()
         guard resumable_cow_begin(slot, UInt(extent.lowerBound), UInt(extent.count), destination) == 0 else {
             let error = errno
             snapshotToken.signal()
-            throw ResumableError(.io, "cannot write-protect a tensor arena for a snapshot: \(describeErrno(error)).", errno: error)
+            throw ResumableError(
+                .io, "cannot write-protect a tensor arena for a snapshot or install its fault handler: \(describeErrno(error)).",
+                errno: error)
         }
         return CopyOnWriteSnapshot(arena: self, slot: slot, start: extent.lowerBound, length: extent.count)
     }
@@ -162,6 +196,13 @@ public final class TensorArena: @unchecked Sendable {
         resumable_cow_fault_stats(&count, &nanoseconds)
         return (count, Double(nanoseconds) / 1e9)
     }
+
+    /// Whether the copy-on-write fault handler is the installed SIGSEGV and
+    /// SIGBUS handler now (asked of the system, not remembered).
+    public static var faultHandlerInstalled: Bool { resumable_cow_handler_installed() == 1 }
+
+    /// How many snapshots found the fault handler replaced and installed it again.
+    public static var faultHandlerReinstalls: UInt64 { UInt64(resumable_cow_handler_reinstalls()) }
 
     private struct Unowned: @unchecked Sendable {
         unowned(unsafe) let arena: TensorArena

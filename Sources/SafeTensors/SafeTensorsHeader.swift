@@ -66,7 +66,7 @@ public struct SafeTensorsHeader: Sendable {
         do {
             json = try JSONParser(maxDepth: 4).parse(headerBytes)
         } catch {
-            throw ResumableError.malformed(path, "its header is not valid JSON (\(error))")
+            throw ResumableError.malformed(path, "its header is not valid JSON (\(error))", cause: error)
         }
         guard case .object(let entries) = json else { throw ResumableError.malformed(path, "its header is not a JSON object") }
         return try validate(entries: entries, dataLength: fileSize - 8 - length, dataStart: 8 + length, path: path)

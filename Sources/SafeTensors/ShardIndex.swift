@@ -49,7 +49,7 @@ public struct ShardIndex: Sendable, Hashable {
         do {
             value = try JSONParser(maxDepth: 8).parse(bytes)
         } catch {
-            throw Self.invalid(path, "it is not valid JSON (\(error))")
+            throw Self.invalid(path, "it is not valid JSON (\(error))", cause: error)
         }
         guard case .object(let root) = value else { throw Self.invalid(path, "it is not a JSON object") }
         var totalSize: Int64?
@@ -77,10 +77,10 @@ public struct ShardIndex: Sendable, Hashable {
     }
 
     /// A damaged or hostile index: what is wrong, which file, what to do.
-    static func invalid(_ path: String, _ reason: String) -> ResumableError {
+    static func invalid(_ path: String, _ reason: String, cause: (any Error)? = nil) -> ResumableError {
         ResumableError(
             .corrupt,
             "\(path) is not a valid safetensors shard index: \(reason). The index lists which shard holds each tensor; restore it, or resume from another checkpoint.",
-            path: path)
+            path: path, cause: cause)
     }
 }

@@ -1,21 +1,25 @@
 #ifndef RESUMABLE_CSYSTEMSHIMS_H
 #define RESUMABLE_CSYSTEMSHIMS_H
 
-/// Linux calls the Swift Glibc overlay does not expose (they need _GNU_SOURCE).
+/// One C file per concern: FileCalls.c (renameat2, sync_file_range, page
+/// cache, direct I/O), Process.c (subreaper, thread priority), CRC32C.c,
+/// SHA256NI.c, CopyOnWrite.c. Declarations are grouped by comment below.
+
+/// Linux calls the Swift Glibc overlay does not expose (they need _GNU_SOURCE): FileCalls.c, Process.c.
 int resumable_rename_noreplace(const char *from, const char *to);
 int resumable_rename_exchange(const char *a, const char *b);
 int resumable_sync_file_range_write(int fd, long long offset, long long length);
 int resumable_drop_page_cache(int fd);
 int resumable_become_child_subreaper(void);
 
-/// CRC-32C (Castagnoli) of `length` bytes, continuing from `crc` (0 to start):
+/// CRC32C.c: CRC-32C (Castagnoli) of `length` bytes, continuing from `crc` (0 to start):
 /// the SSE 4.2 / ARMv8 CRC instructions where the processor has them, a table otherwise.
 unsigned int resumable_crc32c(unsigned int crc, const void *data, unsigned long length);
 
-/// Turns O_DIRECT on (1) or off (0) for an open descriptor: 0, or -1 with errno.
+/// FileCalls.c: turns O_DIRECT on (1) or off (0) for an open descriptor: 0, or -1 with errno.
 int resumable_set_direct_io(int fd, int on);
 
-/// SHA-256 state for the SHA-NI kernels below.
+/// SHA-256 state for the SHA-NI kernels below (SHA256NI.c).
 typedef struct {
     unsigned int h[8];
     unsigned char buffer[64];
@@ -36,13 +40,17 @@ void resumable_sha256_final(resumable_sha256_ctx *c, unsigned char digest[32]);
 
 /// Copy-on-write snapshots of registered memory (CopyOnWrite.c). Chunks are 2 MiB.
 unsigned long resumable_cow_chunk_size(void);
-/// Registers [base, base + length), both multiples of the chunk size, and
-/// installs the fault handler (once): a slot number, or -1 with errno.
+/// Registers [base, base + length), both multiples of the chunk size: a slot
+/// number, or -1 with errno. Installs nothing: the fault handler is installed
+/// by the first snapshot.
 int resumable_cow_register(void *base, unsigned long length);
 /// Forgets a slot (no snapshot may be in progress).
 void resumable_cow_unregister(int slot);
 /// Starts a snapshot of [start, start + length) of the slot (start chunk-aligned)
-/// into `destination`: write-protects it. 0, or -1 with errno (EBUSY: one is in progress).
+/// into `destination`: makes sure the fault handler is the installed SIGSEGV
+/// and SIGBUS action (reinstalling it over whatever replaced it, which it then
+/// chains to), then write-protects the range. 0, or -1 with errno (EBUSY: one
+/// is in progress).
 int resumable_cow_begin(int slot, unsigned long start, unsigned long length, void *destination);
 /// The chunks of the snapshot in progress.
 unsigned long resumable_cow_snapshot_chunks(int slot);
@@ -52,6 +60,12 @@ void resumable_cow_copy(int slot, unsigned long index);
 int resumable_cow_end(int slot);
 /// Writes that faulted into a snapshot, and the nanoseconds they spent copying (process totals).
 void resumable_cow_fault_stats(unsigned long long *faults, unsigned long long *nanoseconds);
+/// 1 when the copy-on-write fault handler is the installed action for both
+/// SIGSEGV and SIGBUS (asked of sigaction), 0 otherwise.
+int resumable_cow_handler_installed(void);
+/// Times a snapshot found the handler replaced (by another handler, or handed
+/// back after a fault that was not ours) and installed it again.
+unsigned long long resumable_cow_handler_reinstalls(void);
 
 /// Raises the calling thread's nice value by `increment`, at most to 19 (Linux): 0, or -1 with errno.
 int resumable_lower_thread_priority(int increment);

@@ -64,14 +64,14 @@ extension TrainingSession {
             let steps = try store.committedSteps()
             try delete(
                 steps, event: "reset", reason: "started over",
-                refusal: "the run \(store.directory) already has \(steps.count) checkpoint(s) (up to step \(steps.last ?? 0)) and --resume never would start it over. Resume it (--resume auto), choose another run directory, or pass --force to delete its checkpoints.")
+                refusal: "the run \(store.directory) already has \(steps.count) checkpoint(s) (up to step \(steps.last ?? 0)) and resume mode `never` would start it over. Resume it (mode `auto`), choose another run directory, or allow overwriting (`overwrite: true`) to delete its checkpoints.")
             return nil
         case .auto, .must:
             guard let resolution = try store.latest(verify: options.verifiesOnResume) else {
                 if case .must = options.resume {
                     throw ResumableError(
                         .notFound,
-                        "there is nothing to resume in \(store.directory): it has no good checkpoint. Start it with --resume auto or never.",
+                        "there is nothing to resume in \(store.directory): it has no good checkpoint. Start it with resume mode `auto` or `never`.",
                         path: store.directory)
                 }
                 return nil
@@ -104,7 +104,7 @@ extension TrainingSession {
         let newer = try store.committedSteps().filter { $0 > step }
         try delete(
             newer, event: "discard", reason: "resumed from step \(step)",
-            refusal: "\(store.directory) has \(newer.count) checkpoint(s) newer than \(Checkpoint.directoryName(step: step)) (up to step \(newer.last ?? 0)); resuming from it would replace them. Pass --force to delete them, or resume into another run directory.")
+            refusal: "\(store.directory) has \(newer.count) checkpoint(s) newer than \(Checkpoint.directoryName(step: step)) (up to step \(newer.last ?? 0)); resuming from it would replace them. Allow overwriting (`overwrite: true`) to delete them, or resume into another run directory.")
     }
 
     /// Deletes `steps` (crash-safely) when overwriting is allowed, recording
@@ -135,7 +135,7 @@ extension TrainingSession {
                 .conflict,
                 "cannot resume \(store.directory) with a different config: \(list). "
                     + (changeable.isEmpty ? "No key may change on resume. " : "Only \(changeable) may change on resume. ")
-                    + "Use the run's values, or start a new run (another --run-dir, or --resume never --force).",
+                    + "Use the run's values, or start a new run (another run directory, or resume mode `never` with overwriting allowed).",
                 path: store.directory)
         }
         return differences

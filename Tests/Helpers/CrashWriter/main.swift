@@ -16,6 +16,10 @@
 // --segfault-during-snapshot writes to read-only memory outside an arena while
 // an arena snapshot is in progress: the process must die of SIGSEGV, as any
 // program would, not hang or go on.
+//   resumable-crash-writer RUN --foreign-handlers      (RUN is not used)
+//   resumable-crash-writer RUN --snapshot-values default|api|env
+// test copy-on-write next to other SIGSEGV handlers and with it switched
+// off: see SignalModes.swift.
 // In debug builds `RESUMABLE_FAULT=point:n:errno` injects a fault.
 #if canImport(Glibc)
 import Glibc
@@ -45,6 +49,8 @@ if let i = arguments.firstIndex(of: "--steps") {
     steps = n
     arguments.removeSubrange(i...(i + 1))
 }
+if arguments.contains("--foreign-handlers") { runForeignHandlers() }
+if arguments.count == 3, arguments[1] == "--snapshot-values" { runSnapshotValues(run: arguments[0], mode: arguments[2]) }
 if arguments.contains("--segfault-during-snapshot") {
     do {
         let arena = try TensorArena(capacity: 4 << 20)

@@ -80,6 +80,19 @@ final class CrashWriterProcess: @unchecked Sendable {
         return (process.terminationStatus, process.terminationReason == .uncaughtSignal)
     }
 
+    /// Waits at most `timeout` seconds for the process to end; kills it
+    /// (SIGKILL) when it has not by then.
+    /// - Returns: the exit status, whether it died of a signal, and whether
+    ///   it had to be killed (it hung).
+    func wait(timeout: Double) -> (status: Int32, signaled: Bool, hung: Bool) {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        let hung = process.isRunning
+        if hung { kill() }
+        let (status, signaled) = wait()
+        return (status, signaled, hung)
+    }
+
     /// What the writer wrote to stderr.
     var stderr: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
 

@@ -128,14 +128,76 @@ struct TensorArenaTests {
         }
     }
 
-    @Test("a real segmentation fault during a snapshot still kills the process with SIGSEGV")
-    func realFaultsStillCrash() throws {
+    @Test(
+        "a real segmentation fault during a snapshot still kills the process with SIGSEGV, with Swift's backtracer off and on",
+        arguments: ["enable=no", "enable=yes,interactive=no"])
+    func realFaultsStillCrash(backtrace: String) throws {
         let directory = TestSupport.temporaryDirectory("arena-segv")
         let process = try CrashWriterProcess(
             run: directory + "/unused", arguments: ["--segfault-during-snapshot"],
-            environment: ["SWIFT_BACKTRACE": "enable=no"], stderrPath: directory + "/stderr")
-        let (status, signaled) = process.wait()
+            environment: ["SWIFT_BACKTRACE": backtrace], stderrPath: directory + "/stderr")
+        let (status, signaled, hung) = process.wait(timeout: 120)
+        #expect(!hung, "still running after 120 s: \(process.stderr)")
         #expect(process.lines == ["writing to read-only memory"], "\(process.stderr)")
         #expect(signaled && status == SIGSEGV, "ended with \(status), signaled \(signaled): \(process.stderr)")
+        if backtrace.hasPrefix("enable=yes") {  // the fault reached Swift's crash reporter
+            #expect(process.stderr.contains("Program crashed"), "\(process.stderr)")
+        }
+    }
+
+    @Test(
+        "other runtimes' SIGSEGV handlers under and over ours: every snapshot reinstalls ours, their faults reach them, a real fault still kills",
+        arguments: ["enable=no", "enable=yes,interactive=no"])
+    func foreignHandlers(backtrace: String) throws {
+        let directory = TestSupport.temporaryDirectory("arena-foreign")
+        let process = try CrashWriterProcess(
+            run: directory + "/unused", arguments: ["--foreign-handlers"],
+            environment: ["SWIFT_BACKTRACE": backtrace], stderrPath: directory + "/stderr")
+        let (status, signaled, hung) = process.wait(timeout: 120)
+        #expect(!hung, "still running after 120 s: \(process.lines) \(process.stderr)")
+        #expect(
+            process.lines == [
+                "snapshot 1 ok", "runtime A recovered 1", "snapshot 2 ok", "snapshot 3 ok", "runtime B recovered 1",
+                "snapshot 4 ok", "reinstalled 3", "writing to read-only memory",
+            ], "\(process.stderr)")
+        #expect(signaled && status == SIGSEGV, "ended with \(status), signaled \(signaled): \(process.stderr)")
+        if backtrace.hasPrefix("enable=yes") {  // the fault reached Swift's crash reporter
+            #expect(process.stderr.contains("Program crashed"), "\(process.stderr)")
+        }
+    }
+
+    @Test(
+        "copy-on-write off (API or RESUMABLE_COPY_ON_WRITE=0): saves hold the values, no handler is installed",
+        arguments: [("default", [:]), ("api", [:]), ("env", ["RESUMABLE_COPY_ON_WRITE": "0"])] as [(String, [String: String])])
+    func eagerCopies(mode: String, environment: [String: String]) throws {
+        let directory = TestSupport.temporaryDirectory("arena-eager")
+        let process = try CrashWriterProcess(
+            run: directory + "/run", arguments: ["--snapshot-values", mode], environment: environment,
+            stderrPath: directory + "/stderr")
+        let (status, _, hung) = process.wait(timeout: 120)
+        #expect(!hung && status == 0, "\(process.lines) \(process.stderr)")
+        #expect(process.lines.last == "values ok", "\(process.lines) \(process.stderr)")
+        let installed = process.lines.first { $0.hasPrefix("installed=") } ?? ""
+        if mode == "default" {
+            #expect(installed.hasPrefix("installed=true"), "\(process.lines)")
+        } else {
+            #expect(installed == "installed=false faults=0", "\(process.lines)")
+        }
+    }
+
+    @Test("an arena made with copyOnWrite: false is copied when snapshotted: no pause, the snapshot holds the values")
+    func eagerArena() throws {
+        let arena = try TensorArena(capacity: 4 << 20, copyOnWrite: false)
+        #expect(!arena.copyOnWrite)
+        let w = try arena.allocate(UInt32.self, count: 500_000)
+        for i in w.indices { w[i] = UInt32(i) }
+        let buffer = SnapshotBuffer()
+        let snapshot = try buffer.snapshot([
+            TensorSource(name: "w", dtype: .u32, shape: [w.count], bytes: UnsafeRawBufferPointer(w))])
+        w.update(repeating: 9)  // the arena is writable: the copy is made already
+        try snapshot.complete()
+        var ok = false
+        try snapshot.tensors[0].withBytes { raw in ok = raw.bindMemory(to: UInt32.self).elementsEqual(0..<500_000) }
+        #expect(ok)
     }
 }

@@ -206,6 +206,12 @@ struct DigitsResumeTests {
         let fewer = try TestSupport.run(Self.digits, Self.arguments(run, epochs: 1) + ["--lr", "0.001"])
         #expect(fewer.status == 64)
         #expect(fewer.stderr.contains("already completed 3 epoch(s)"))
+        // The library's advice, in digits' flags.
+        let restart = try TestSupport.run(Self.digits, Self.arguments(run, epochs: 3) + ["--resume", "never"])
+        #expect(restart.status == 1)
+        #expect(restart.stderr.contains("--resume never would start it over"), "\(restart)")
+        #expect(restart.stderr.contains("(--resume auto)") && restart.stderr.contains("pass --force"), "\(restart)")
+        #expect(!restart.stderr.contains("overwrite: true"), "\(restart)")
 
         let status = try TestSupport.resumable("status", run)
         #expect(status.status == 0)

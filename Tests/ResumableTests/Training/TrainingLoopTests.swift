@@ -90,6 +90,21 @@ struct TrainingLoopTests {
         #expect(store.run.config["lr"] == .double(0.01))
     }
 
+    @Test("a refusal says what to do in the library's terms, not the digits example's flags")
+    func refusalWording() throws {
+        let run = TestSupport.temporaryDirectory("loop")
+        _ = try finalState(run, interruptAt: [])
+        let error = #expect(throws: ResumableError.self) {
+            try TrainingLoop(options: ToyTraining.options(run, resume: .never), hooks: ToyTraining.hooks())
+                .run(from: ToyTraining.initialState())
+        }
+        #expect(error?.code == .conflict)
+        #expect(error?.message.contains("`overwrite: true`") == true, "\(String(describing: error))")
+        for flag in ["--force", "--resume", "--run-dir"] {
+            #expect(error?.message.contains(flag) == false, "\(String(describing: error))")
+        }
+    }
+
     @Test("asking for fewer epochs than are done says so")
     func fewerEpochs() throws {
         let run = TestSupport.temporaryDirectory("loop")
