@@ -1,16 +1,20 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
+/// Fault injection (`FaultInjection`, `RESUMABLE_FAULT`) is compiled in only
+/// when the package is built with RESUMABLE_FAULT_INJECTION=1 in the
+/// environment, as scripts/test.sh does: never in a user's build.
+let faultInjection = Context.environment["RESUMABLE_FAULT_INJECTION"] == "1"
+
 /// One set of language settings for every target.
 let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("MemberImportVisibility"),
     .enableUpcomingFeature("InternalImportsByDefault"),
-]
+] + (faultInjection ? [.define("RESUMABLE_FAULT_INJECTION")] : [])
 
 let package = Package(
     name: "Resumable",
-    platforms: [.macOS(.v15)],
     products: [
         .library(name: "Resumable", targets: ["Resumable"]),
         .executable(name: "resumable", targets: ["ResumableCLI"]),

@@ -12,7 +12,6 @@ let swiftSettings: [SwiftSetting] = [
 /// Run them with `Benchmarks/compare.sh` (see docs/PERFORMANCE.md).
 let package = Package(
     name: "ResumableBenchmarks",
-    platforms: [.macOS(.v15)],
     dependencies: [
         .package(name: "Resumable", path: "..")
     ],

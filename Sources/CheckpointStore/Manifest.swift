@@ -53,14 +53,15 @@ public struct Manifest: Sendable {
     /// Top-level keys this release does not know, kept as they are.
     public var extra: [String: JSONValue]
 
+    /// - Parameter createdAt: RFC 3339 UTC; `nil` is now.
     public init(
-        step: Int64, epoch: Int64, createdAt: String = Timestamp.now(), runID: String, configFingerprint: String,
+        step: Int64, epoch: Int64, createdAt: String? = nil, runID: String, configFingerprint: String,
         metrics: [String: Double] = [:], tags: [String] = [], metadata: [String: JSONValue] = [:],
         files: [FileRecord] = [], extra: [String: JSONValue] = [:]
     ) {
         self.step = step
         self.epoch = epoch
-        self.createdAt = createdAt
+        self.createdAt = createdAt ?? Timestamp.now()
         self.runID = runID
         self.configFingerprint = configFingerprint
         self.metrics = metrics

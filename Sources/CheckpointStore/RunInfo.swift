@@ -72,10 +72,11 @@ public struct RunInfo: Sendable {
     /// Keys this release does not know, kept.
     public var extra: [String: JSONValue]
 
-    public init(id: String, name: String, createdAt: String = Timestamp.now()) {
+    /// - Parameter createdAt: RFC 3339 UTC; `nil` is now.
+    public init(id: String, name: String, createdAt: String? = nil) {
         self.id = id
         self.name = name
-        self.createdAt = createdAt
+        self.createdAt = createdAt ?? Timestamp.now()
         configFingerprint = ""
         config = [:]
         trackers = [:]

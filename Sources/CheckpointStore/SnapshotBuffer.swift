@@ -15,16 +15,16 @@ import Dispatch
 /// ``TensorArena`` are copied into it lazily, copy-on-write.
 ///
 /// It is a programmer error to use a `SnapshotBuffer` from two threads at once.
-public final class SnapshotBuffer: @unchecked Sendable {
+package final class SnapshotBuffer: @unchecked Sendable {
     private var base: UnsafeMutableRawPointer?
     /// Bytes allocated.
-    public private(set) var capacity = 0
+    package private(set) var capacity = 0
     private static let alignment = 2 << 20
     /// Copy-on-write snapshots that may still copy into the block: finished
     /// before the block is reused, grown or freed.
     private var outstanding: [CopyOnWriteSnapshot] = []
 
-    public init() {}
+    package init() {}
 
     deinit {
         finishOutstanding()
@@ -37,17 +37,17 @@ public final class SnapshotBuffer: @unchecked Sendable {
     }
 
     /// A snapshot: sources that read the copies, and the copies still to make.
-    public struct Snapshot: @unchecked Sendable {
+    package struct Snapshot: @unchecked Sendable {
         /// The tensors as they were when the snapshot was taken, valid until
         /// the next `snapshot` or `release`, readable once ``complete()`` returned.
-        public let tensors: [TensorSource]
+        package let tensors: [TensorSource]
         let pending: [CopyOnWriteSnapshot]
 
         /// Copies what no write has copied yet of the tensors in a
         /// ``TensorArena`` (on every core) and makes the arena writable
         /// everywhere again. Call it before reading ``tensors``.
         /// - Throws: `.io` when an arena snapshot is incomplete.
-        public func complete() throws {
+        package func complete() throws {
             var failure: (any Error)?
             for p in pending {
                 do { try p.finish() } catch { failure = failure ?? error }
@@ -65,7 +65,7 @@ public final class SnapshotBuffer: @unchecked Sendable {
     /// when `copyOnWrite` is `false` or their arena's
     /// ``TensorArena/copyOnWrite`` is.
     /// - Throws: `.usage` when a tensor's bytes do not match its shape and dtype.
-    public func snapshot(_ tensors: [TensorSource], copyOnWrite: Bool = true) throws -> Snapshot {
+    package func snapshot(_ tensors: [TensorSource], copyOnWrite: Bool = true) throws -> Snapshot {
         let layout = try Layout(tensors)
         reserve(layout.total)  // finishes the previous snapshot's copies first
         guard let base else { return Snapshot(tensors: [], pending: []) }
@@ -95,7 +95,7 @@ public final class SnapshotBuffer: @unchecked Sendable {
     }
 
     /// The bytes a snapshot of `tensors` takes.
-    public static func size(of tensors: [TensorSource]) -> Int {
+    package static func size(of tensors: [TensorSource]) -> Int {
         (try? Layout(tensors).total) ?? 0
     }
 
@@ -156,7 +156,7 @@ public final class SnapshotBuffer: @unchecked Sendable {
 
     /// Makes sure `bytes` are allocated; with `touch`, faults every page in
     /// now rather than during the first snapshot.
-    public func reserve(_ bytes: Int, touch: Bool = false) {
+    package func reserve(_ bytes: Int, touch: Bool = false) {
         finishOutstanding()
         defer {
             if touch, let base {
@@ -182,7 +182,7 @@ public final class SnapshotBuffer: @unchecked Sendable {
     }
 
     /// Frees the memory (the next snapshot allocates it again).
-    public func release() {
+    package func release() {
         finishOutstanding()
         base?.deallocate()
         base = nil

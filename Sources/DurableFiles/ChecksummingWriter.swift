@@ -24,14 +24,14 @@ import Synchronization
 ///
 /// It is a programmer error to use one writer from two threads at once. Call
 /// `finish` or `abandon` before dropping a writer.
-public final class ChecksummingWriter: @unchecked Sendable {
+package final class ChecksummingWriter: @unchecked Sendable {
     /// The file written to.
-    public let file: DurableFile
+    package let file: DurableFile
     /// Whether bytes are hashed; without it every digest is empty.
-    public let isHashing: Bool
+    package let isHashing: Bool
 
     /// The size of the blocks handed to the device (one pool buffer).
-    public static var blockSize: Int { IOBufferPool.shared.bufferSize }
+    package static var blockSize: Int { IOBufferPool.shared.bufferSize }
 
     private var sha = Checksum()
     /// The hash stage shared with another writer, and this writer's side of it.
@@ -60,7 +60,7 @@ public final class ChecksummingWriter: @unchecked Sendable {
     /// - Parameter hashing: `false` writes the same way without hashing (every
     ///   digest is then empty). It exists to measure what checksums cost;
     ///   checkpoints are always written with hashing on.
-    public init(file: DurableFile, hashing: Bool = true) {
+    package init(file: DurableFile, hashing: Bool = true) {
         self.file = file
         self.isHashing = hashing
         self.pairing = nil
@@ -76,7 +76,7 @@ public final class ChecksummingWriter: @unchecked Sendable {
     /// set), one per file. Where the processor has SHA-NI they share hash
     /// stages two by two, each advancing two files' SHA-256 at once
     /// (``hashStreamsPerCore``); otherwise each has its own.
-    public static func writers(for files: [DurableFile], hashing: Bool = true) -> [ChecksummingWriter] {
+    package static func writers(for files: [DurableFile], hashing: Bool = true) -> [ChecksummingWriter] {
         guard hashing, PairableSHA256.isAvailable, files.count > 1 else {
             return files.map { ChecksummingWriter(file: $0, hashing: hashing) }
         }
@@ -98,21 +98,21 @@ public final class ChecksummingWriter: @unchecked Sendable {
     /// How many SHA-256 streams one core advances at once when files are
     /// written together by ``writers(for:hashing:)``: 2 with SHA-NI, else 1.
     /// Tensor sets are split into this many shards per core.
-    public static var hashStreamsPerCore: Int { PairableSHA256.isAvailable ? 2 : 1 }
+    package static var hashStreamsPerCore: Int { PairableSHA256.isAvailable ? 2 : 1 }
 
     /// The SHA-256 streams this machine advances at once: online processors ×
     /// ``hashStreamsPerCore``. Tensor sets are split into no more shards.
-    public static var parallelHashStreams: Int { max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))) * hashStreamsPerCore }
+    package static var parallelHashStreams: Int { max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))) * hashStreamsPerCore }
 
     deinit {
         drain()
     }
 
     /// Starts a segment (one tensor's bytes) whose CRC-32C is computed besides the file's SHA-256.
-    public func beginSegment() { segment = CRC32C() }
+    package func beginSegment() { segment = CRC32C() }
 
     /// Ends the current segment and returns its CRC-32C.
-    public func endSegment() -> String {
+    package func endSegment() -> String {
         let digest = isHashing ? (segment ?? CRC32C()).finalize() : ""
         segment = nil
         return digest
@@ -120,7 +120,7 @@ public final class ChecksummingWriter: @unchecked Sendable {
 
     /// Copies, hashes and queues `bytes` for writing.
     /// - Throws: the error of an earlier write that failed.
-    public func write(_ bytes: UnsafeRawBufferPointer) throws {
+    package func write(_ bytes: UnsafeRawBufferPointer) throws {
         guard let source = bytes.baseAddress else { return }
         var done = 0
         while done < bytes.count {
@@ -140,7 +140,7 @@ public final class ChecksummingWriter: @unchecked Sendable {
     /// `write`'s): `fill` must fill the whole piece it is given or throw. A
     /// file read with `pread` into the buffers is copied once, by the kernel.
     /// - Throws: what `fill` throws, or the error of an earlier write that failed.
-    public func write(count: Int, filling fill: (UnsafeMutableRawBufferPointer) throws -> Void) throws {
+    package func write(count: Int, filling fill: (UnsafeMutableRawBufferPointer) throws -> Void) throws {
         var done = 0
         while done < count {
             let buffer = try currentBuffer()
@@ -155,13 +155,13 @@ public final class ChecksummingWriter: @unchecked Sendable {
     }
 
     /// Copies, hashes and queues an array's bytes.
-    public func write(_ bytes: [UInt8]) throws {
+    package func write(_ bytes: [UInt8]) throws {
         try bytes.withUnsafeBytes { (raw: UnsafeRawBufferPointer) throws in try write(raw) }
     }
 
     /// Writes what is left, makes the file durable, closes it and returns its
     /// size and SHA-256.
-    public func finish() throws -> (bytes: Int64, sha256: String) {
+    package func finish() throws -> (bytes: Int64, sha256: String) {
         if stages == nil, let buffer = filling {
             // All of it fits in one buffer: no stages needed.
             let bytes = UnsafeRawBufferPointer(start: buffer.base, count: filled)
@@ -185,7 +185,7 @@ public final class ChecksummingWriter: @unchecked Sendable {
 
     /// Waits for queued writes and closes the file without making it durable
     /// (the caller removes it).
-    public func abandon() {
+    package func abandon() {
         drain()
         try? file.close()
     }

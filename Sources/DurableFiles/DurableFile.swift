@@ -11,26 +11,26 @@ import CSystemShims
 /// durable, and the descriptor is closed exactly once.
 ///
 /// It is a programmer error to use a `DurableFile` from two threads at once.
-public final class DurableFile: @unchecked Sendable {
+package final class DurableFile: @unchecked Sendable {
     /// The path the file was created at.
-    public let path: String
+    package let path: String
     private var descriptor: Int32
     /// Bytes written so far.
-    public private(set) var offset: Int64 = 0
+    package private(set) var offset: Int64 = 0
     private var syncedRangeEnd: Int64 = 0
     /// Whether writes currently bypass the page cache (`O_DIRECT`).
-    public private(set) var isDirect = false
+    package private(set) var isDirect = false
     private var directUnsupported = false
     /// Bytes written with direct I/O so far.
-    public private(set) var directBytesWritten: Int64 = 0
+    package private(set) var directBytesWritten: Int64 = 0
 
     /// The alignment (address, length and file offset) a block needs to be
     /// written with direct I/O.
-    public static let directIOAlignment = 4096
+    package static let directIOAlignment = 4096
 
     /// Whether direct I/O may be used: set `RESUMABLE_DIRECT_IO=0` to write
     /// through the page cache always.
-    public static let directIOAllowed: Bool = {
+    package static let directIOAllowed: Bool = {
         guard let value = getenv("RESUMABLE_DIRECT_IO") else { return true }
         return String(cString: value) != "0"
     }()
@@ -45,7 +45,7 @@ public final class DurableFile: @unchecked Sendable {
     }
 
     /// Creates a new file; an existing file at `path` is an error (`O_EXCL`).
-    public static func create(_ path: String) throws -> DurableFile {
+    package static func create(_ path: String) throws -> DurableFile {
         if let fault = FaultInjection.check(.open) {
             throw ResumableError.system("create", path: path, errno: fault.errno, creating: true)
         }
@@ -58,7 +58,7 @@ public final class DurableFile: @unchecked Sendable {
 
     /// Writes all of `bytes` at the end of what was written, retrying short writes.
     /// - Throws: `.io` with the errno when the disk is full or the write fails.
-    public func write(_ bytes: UnsafeRawBufferPointer) throws {
+    package func write(_ bytes: UnsafeRawBufferPointer) throws {
         guard var base = bytes.baseAddress else { return }
         var remaining = bytes.count
         if let fault = FaultInjection.check(.write) {
@@ -93,7 +93,7 @@ public final class DurableFile: @unchecked Sendable {
     /// device copies from the caller's memory), leave no dirty pages behind
     /// and do not evict the training job's cached data. `sync()` is still
     /// what makes them durable.
-    public func writeBlock(_ bytes: UnsafeRawBufferPointer) throws {
+    package func writeBlock(_ bytes: UnsafeRawBufferPointer) throws {
         let a = Self.directIOAlignment
         let aligned = bytes.count % a == 0 && offset % Int64(a) == 0
             && Int(bitPattern: bytes.baseAddress) % a == 0
@@ -113,14 +113,14 @@ public final class DurableFile: @unchecked Sendable {
     }
 
     /// Writes bytes of an array.
-    public func write(_ bytes: [UInt8]) throws {
+    package func write(_ bytes: [UInt8]) throws {
         try bytes.withUnsafeBytes { (raw: UnsafeRawBufferPointer) throws in try write(raw) }
     }
 
     /// Asks the kernel to start writing back what was written so far, without
     /// waiting, so the final `sync()` has less left to do. Failures are ignored:
     /// this is only a hint, and `sync()` is what guarantees durability.
-    public func startWriteback() {
+    package func startWriteback() {
         #if os(Linux)
         guard !isDirect else { return }
         let length = offset - syncedRangeEnd
@@ -131,12 +131,12 @@ public final class DurableFile: @unchecked Sendable {
     }
 
     /// Flushes the file's data and metadata to stable storage.
-    public func sync() throws {
+    package func sync() throws {
         try FileSystem.syncDescriptor(descriptor, path: path)
     }
 
     /// Closes the file, reporting a deferred write error if the kernel has one.
-    public func close() throws {
+    package func close() throws {
         guard descriptor >= 0 else { return }
         let fd = descriptor
         descriptor = -1

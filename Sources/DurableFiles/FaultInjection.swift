@@ -8,29 +8,42 @@ import Darwin
 import Synchronization
 
 /// A system operation that tests can make fail.
-public enum FaultPoint: String, Sendable, CaseIterable {
+package enum FaultPoint: String, Sendable, CaseIterable {
     case open, write, fsync, rename, mkdir, unlink
 }
 
-/// Fault injection for tests, compiled into debug builds only.
+/// Fault injection for tests, compiled in only when the package is built
+/// with `RESUMABLE_FAULT_INJECTION=1` in the environment (scripts/test.sh
+/// does; Package.swift then defines the condition of the same name). Nobody
+/// else's build, debug or release, contains it: a user's program never reads
+/// `RESUMABLE_FAULT`.
 ///
-/// In a debug build, the environment variable `RESUMABLE_FAULT` (read once at
+/// When compiled in, the environment variable `RESUMABLE_FAULT` (read once at
 /// start) or `FaultInjection.arm` makes the n-th call of one operation fail:
 /// `RESUMABLE_FAULT=fsync:3:EIO` fails the third fsync with EIO;
 /// `write:2:short` makes the second write stop half-way and then report ENOSPC,
-/// as a full disk does. In release builds every check compiles to nothing.
-public enum FaultInjection {
-    /// One armed fault.
-    public struct Fault: Sendable, Equatable {
-        public var point: FaultPoint
-        /// 1-based count of the call that fails.
-        public var nth: Int
-        /// The errno it fails with.
-        public var errno: Int32
-        /// For writes: write half the bytes first, then fail.
-        public var short: Bool
+/// as a full disk does. Otherwise every check compiles to nothing.
+package enum FaultInjection {
+    /// Whether this build can inject faults (built with `RESUMABLE_FAULT_INJECTION=1`).
+    package static var isCompiled: Bool {
+        #if RESUMABLE_FAULT_INJECTION
+        return true
+        #else
+        return false
+        #endif
+    }
 
-        public init(point: FaultPoint, nth: Int, errno: Int32, short: Bool = false) {
+    /// One armed fault.
+    package struct Fault: Sendable, Equatable {
+        package var point: FaultPoint
+        /// 1-based count of the call that fails.
+        package var nth: Int
+        /// The errno it fails with.
+        package var errno: Int32
+        /// For writes: write half the bytes first, then fail.
+        package var short: Bool
+
+        package init(point: FaultPoint, nth: Int, errno: Int32, short: Bool = false) {
             self.point = point
             self.nth = nth
             self.errno = errno
@@ -48,7 +61,7 @@ public enum FaultInjection {
     private static let state = Mutex(State())
 
     /// Arms one fault, resetting call counts. Debug builds only; a no-op in release.
-    public static func arm(_ fault: Fault?) {
+    package static func arm(_ fault: Fault?) {
         state.withLock {
             $0.fault = fault
             $0.counts = [:]
@@ -58,13 +71,13 @@ public enum FaultInjection {
     }
 
     /// Whether the armed fault has fired since it was armed.
-    public static var triggered: Bool { state.withLock { $0.triggered } }
+    package static var triggered: Bool { state.withLock { $0.triggered } }
 
     /// How many calls of each operation were seen since arming (debug builds).
-    public static func count(of point: FaultPoint) -> Int { state.withLock { $0.counts[point, default: 0] } }
+    package static func count(of point: FaultPoint) -> Int { state.withLock { $0.counts[point, default: 0] } }
 
     /// Parses `POINT:N:ERRNO` where ERRNO is a name (EIO, ENOSPC) or `short`.
-    public static func parse(_ text: String) -> Fault? {
+    package static func parse(_ text: String) -> Fault? {
         let parts = text.split(separator: ":").map(String.init)
         guard parts.count == 3, let point = FaultPoint(rawValue: parts[0]), let nth = Int(parts[1]), nth > 0 else {
             return nil
@@ -86,7 +99,7 @@ public enum FaultInjection {
     /// tasks never see it.
     @inline(__always)
     static func check(_ point: FaultPoint) -> Fault? {
-        #if DEBUG
+        #if RESUMABLE_FAULT_INJECTION
         if let scope = FaultScope.current { return scope.check(point) }
         return state.withLock { s -> Fault? in
             if !s.loadedEnvironment {

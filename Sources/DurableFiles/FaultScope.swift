@@ -13,9 +13,9 @@ import Synchronization
 /// #expect(throws: ResumableError.self) { try scope.run { try store.commit(step: 3) { … } } }
 /// #expect(scope.triggered)
 /// ```
-public final class FaultScope: Sendable {
+package final class FaultScope: Sendable {
     /// The armed fault.
-    public let fault: FaultInjection.Fault
+    package let fault: FaultInjection.Fault
     private let state = Mutex(State())
 
     private struct State {
@@ -27,18 +27,18 @@ public final class FaultScope: Sendable {
     @TaskLocal static var current: FaultScope?
 
     /// A scope that makes the `fault.nth` call of `fault.point` fail.
-    public init(_ fault: FaultInjection.Fault) { self.fault = fault }
+    package init(_ fault: FaultInjection.Fault) { self.fault = fault }
 
     /// Runs `body` with the fault armed for it.
-    public func run<T>(_ body: () throws -> T) rethrows -> T {
+    package func run<T>(_ body: () throws -> T) rethrows -> T {
         try FaultScope.$current.withValue(self) { try body() }
     }
 
     /// Whether the fault has fired.
-    public var triggered: Bool { state.withLock { $0.triggered } }
+    package var triggered: Bool { state.withLock { $0.triggered } }
 
     /// How many calls of `point` the body made (counted only for the armed point).
-    public func count(of point: FaultPoint) -> Int { state.withLock { $0.counts[point, default: 0] } }
+    package func count(of point: FaultPoint) -> Int { state.withLock { $0.counts[point, default: 0] } }
 
     func check(_ point: FaultPoint) -> FaultInjection.Fault? {
         guard point == fault.point else { return nil }
@@ -52,7 +52,7 @@ public final class FaultScope: Sendable {
 
     /// The calling task's scope, to hand to `restoring` on another thread.
     static func capture() -> FaultScope? {
-        #if DEBUG
+        #if RESUMABLE_FAULT_INJECTION
         return current
         #else
         return nil
@@ -61,7 +61,7 @@ public final class FaultScope: Sendable {
 
     /// Runs `body`, on whatever thread, under `scope` (from `capture()`).
     static func restoring(_ scope: FaultScope?, _ body: () -> Void) {
-        #if DEBUG
+        #if RESUMABLE_FAULT_INJECTION
         if let scope {
             $current.withValue(scope) { body() }
             return

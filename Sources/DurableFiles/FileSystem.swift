@@ -10,15 +10,15 @@ import CSystemShims
 /// File-system operations with the durability Resumable needs: every call
 /// retries on EINTR, fails with a `ResumableError` naming the path, and passes
 /// through fault injection in debug builds.
-public enum FileSystem {
+package enum FileSystem {
     /// Whether something exists at `path` (without following a final symbolic link).
-    public static func exists(_ path: String) -> Bool {
+    package static func exists(_ path: String) -> Bool {
         var st = stat()
         return lstat(path, &st) == 0
     }
 
     /// What is at a path, the final symbolic link not followed.
-    public enum EntryType: Sendable, Equatable {
+    package enum EntryType: Sendable, Equatable {
         case missing, regular, directory, symbolicLink, other
 
         var noun: String {
@@ -33,7 +33,7 @@ public enum FileSystem {
     }
 
     /// What is at `path`, without following a final symbolic link.
-    public static func entryType(_ path: String) -> EntryType {
+    package static func entryType(_ path: String) -> EntryType {
         var st = stat()
         guard lstat(path, &st) == 0 else { return .missing }
         switch st.st_mode & S_IFMT {
@@ -46,7 +46,7 @@ public enum FileSystem {
 
     /// The error for a link or special file found where Resumable keeps one of
     /// its own files or directories (exit 65).
-    public static func misplacedEntry(_ path: String, found: EntryType, expected: EntryType) -> ResumableError {
+    package static func misplacedEntry(_ path: String, found: EntryType, expected: EntryType) -> ResumableError {
         ResumableError(
             .corrupt,
             "\(path) is \(found.noun), where the run keeps \(expected.noun); Resumable never reads, writes or deletes through links or special files inside a run. Move it away (`mv \(path) …`) and run again.",
@@ -56,7 +56,7 @@ public enum FileSystem {
     /// Checks that `path`, a file or directory Resumable keeps inside a run, is
     /// missing or of `type` itself, not a symbolic link to one.
     /// - Throws: `.corrupt` naming the path otherwise.
-    public static func requireMissingOr(_ type: EntryType, _ path: String) throws {
+    package static func requireMissingOr(_ type: EntryType, _ path: String) throws {
         let found = entryType(path)
         guard found == .missing || found == type else { throw misplacedEntry(path, found: found, expected: type) }
     }
@@ -65,7 +65,7 @@ public enum FileSystem {
     /// `.staging`, …). An existing one must be a real directory: a symbolic
     /// link or any other file in its place is refused, never followed.
     /// - Throws: `.corrupt` for a link or file in the way; `.cannotCreate`/`.io` when mkdir fails.
-    public static func createOwnedDirectory(_ path: String) throws {
+    package static func createOwnedDirectory(_ path: String) throws {
         try requireMissingOr(.directory, path)
         guard entryType(path) == .missing else { return }
         if let fault = FaultInjection.check(.mkdir) {
@@ -79,27 +79,27 @@ public enum FileSystem {
     }
 
     /// Whether `path` is a directory.
-    public static func isDirectory(_ path: String) -> Bool {
+    package static func isDirectory(_ path: String) -> Bool {
         var st = stat()
         return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
     }
 
     /// The size of a regular file in bytes.
-    public static func size(of path: String) throws -> Int64 {
+    package static func size(of path: String) throws -> Int64 {
         var st = stat()
         guard stat(path, &st) == 0 else { throw ResumableError.system("read the size of", path: path, errno: errno) }
         return Int64(st.st_size)
     }
 
     /// The modification time of a file, in seconds since 1970.
-    public static func modificationTime(of path: String) throws -> Double {
+    package static func modificationTime(of path: String) throws -> Double {
         var st = stat()
         guard stat(path, &st) == 0 else { throw ResumableError.system("read", path: path, errno: errno) }
         return Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) / 1e9
     }
 
     /// Creates a directory (and, with `intermediate`, its parents). An existing directory is fine.
-    public static func createDirectory(_ path: String, intermediate: Bool = true) throws {
+    package static func createDirectory(_ path: String, intermediate: Bool = true) throws {
         if isDirectory(path) { return }
         if intermediate {
             let parent = FilePath.parent(of: path)
@@ -118,14 +118,14 @@ public enum FileSystem {
     }
 
     /// The names in a directory, without `.` and `..`, unsorted.
-    public static func contents(of path: String) throws -> [String] {
+    package static func contents(of path: String) throws -> [String] {
         guard let dir = opendir(path) else { throw ResumableError.system("list the directory", path: path, errno: errno) }
         defer { closedir(dir) }
         return readNames(dir)
     }
 
     /// Flushes a file or directory to stable storage.
-    public static func sync(_ path: String) throws {
+    package static func sync(_ path: String) throws {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw ResumableError.system("open for fsync", path: path, errno: errno) }
         defer { close(fd) }
@@ -146,7 +146,7 @@ public enum FileSystem {
     /// the call fails with `.conflict` instead (renameat2 RENAME_NOREPLACE where
     /// the kernel has it, otherwise link-then-unlink for files and a checked
     /// rename for directories).
-    public static func rename(_ source: String, to destination: String, replacing: Bool) throws {
+    package static func rename(_ source: String, to destination: String, replacing: Bool) throws {
         if let fault = FaultInjection.check(.rename) {
             throw ResumableError.system("rename \(source) to", path: destination, errno: fault.errno)
         }
@@ -187,7 +187,7 @@ public enum FileSystem {
     /// link (a link there is refused), and the tree is walked and removed
     /// relative to directory descriptors (`openat`/`unlinkat` with
     /// `O_NOFOLLOW`), so a symbolic link inside it is removed, never its target.
-    public static func removeTree(_ path: String) throws {
+    package static func removeTree(_ path: String) throws {
         let parent = FilePath.parent(of: path)
         let name = FilePath.lastComponent(of: path)
         let parentFD = try openDirectory(parent)
@@ -200,7 +200,7 @@ public enum FileSystem {
     /// directory, not a link to one), without following links.
     /// - Returns: how many entries it held.
     @discardableResult
-    public static func emptyDirectory(_ path: String) throws -> Int {
+    package static func emptyDirectory(_ path: String) throws -> Int {
         let fd = try openDirectory(path)
         guard fd >= 0 else { return 0 }
         defer { close(fd) }
@@ -276,7 +276,7 @@ public enum FileSystem {
     /// belongs is refused (`.corrupt`) instead of blocking the reader forever,
     /// and a symbolic link is refused unless `followingSymlinks` (the files of
     /// runs and checkpoints are never reached through a link).
-    public static func readFile(_ path: String, limit: Int = 256 << 20, followingSymlinks: Bool = false) throws -> [UInt8] {
+    package static func readFile(_ path: String, limit: Int = 256 << 20, followingSymlinks: Bool = false) throws -> [UInt8] {
         let fd = try openRegularFile(path, O_RDONLY, followingSymlinks: followingSymlinks)
         defer { close(fd) }
         var result: [UInt8] = []
@@ -300,7 +300,7 @@ public enum FileSystem {
     /// Opens an existing regular file without blocking (a FIFO never blocks
     /// the open) and without following a final link unless asked to.
     /// - Throws: `.corrupt` for a link, directory, FIFO or device; `.notFound` when missing.
-    public static func openRegularFile(_ path: String, _ flags: Int32, followingSymlinks: Bool = false) throws -> Int32 {
+    package static func openRegularFile(_ path: String, _ flags: Int32, followingSymlinks: Bool = false) throws -> Int32 {
         let fd = open(path, flags | O_CLOEXEC | O_NONBLOCK | (followingSymlinks ? 0 : O_NOFOLLOW))
         guard fd >= 0 else {
             let code = errno
@@ -323,7 +323,7 @@ public enum FileSystem {
 
     /// Writes a small file durably and atomically: a temporary file beside it,
     /// fsync, rename over `path`, fsync of the directory.
-    public static func writeAtomically(_ bytes: [UInt8], to path: String) throws {
+    package static func writeAtomically(_ bytes: [UInt8], to path: String) throws {
         let temporary = path + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         do {
             let file = try DurableFile.create(temporary)
@@ -339,7 +339,7 @@ public enum FileSystem {
     }
 
     /// Bytes available to an unprivileged user on the file system holding `path`.
-    public static func availableBytes(at path: String) -> Int64? {
+    package static func availableBytes(at path: String) -> Int64? {
         var s = statvfs()
         guard statvfs(path, &s) == 0 else { return nil }
         return Int64(s.f_bavail) * Int64(s.f_frsize)
@@ -347,22 +347,22 @@ public enum FileSystem {
 }
 
 /// Small path helpers on plain strings.
-public enum FilePath {
+package enum FilePath {
     /// Whether `name` is a plain file name that stays inside its directory: not
     /// empty, `.` or `..`, no `/` or `\`, no control characters, at most 255 bytes.
     /// Names read from files Resumable did not write are checked with it.
-    public static func isPlainName(_ name: String) -> Bool {
+    package static func isPlainName(_ name: String) -> Bool {
         !(name.isEmpty || name == "." || name == ".." || name.contains("/") || name.contains("\\")
             || name.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F } || name.utf8.count > 255)
     }
 
     /// `name` with control characters shown as `?`, for messages.
-    public static func printable(_ name: String) -> String {
+    package static func printable(_ name: String) -> String {
         name.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "?" : String($0) }.joined()
     }
 
     /// The directory part of a path (`"."` for a bare name).
-    public static func parent(of path: String) -> String {
+    package static func parent(of path: String) -> String {
         var trimmed = Substring(path)
         while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
         guard let slash = trimmed.lastIndex(of: "/") else { return "." }
@@ -371,7 +371,7 @@ public enum FilePath {
     }
 
     /// The last component of a path.
-    public static func lastComponent(of path: String) -> String {
+    package static func lastComponent(of path: String) -> String {
         var trimmed = Substring(path)
         while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
         guard let slash = trimmed.lastIndex(of: "/") else { return String(trimmed) }
@@ -379,12 +379,12 @@ public enum FilePath {
     }
 
     /// `base/name`.
-    public static func join(_ base: String, _ name: String) -> String {
+    package static func join(_ base: String, _ name: String) -> String {
         base.hasSuffix("/") ? base + name : base + "/" + name
     }
 
     /// An absolute form of `path`, relative ones resolved against the current directory.
-    public static func absolute(_ path: String) -> String {
+    package static func absolute(_ path: String) -> String {
         if path.hasPrefix("/") { return path }
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         guard getcwd(&buffer, buffer.count) != nil else { return path }

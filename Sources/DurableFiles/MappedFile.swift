@@ -8,11 +8,11 @@ import Darwin
 
 /// A read-only memory map of a whole file; the bytes stay valid while the
 /// object lives. Pages are read from disk only when touched.
-public final class MappedFile: @unchecked Sendable {
+package final class MappedFile: @unchecked Sendable {
     /// The path that was mapped.
-    public let path: String
+    package let path: String
     /// The file's bytes.
-    public let bytes: UnsafeRawBufferPointer
+    package let bytes: UnsafeRawBufferPointer
     private let mapping: UnsafeMutableRawPointer?
     private let length: Int
 
@@ -22,7 +22,7 @@ public final class MappedFile: @unchecked Sendable {
     ///   planted there is refused (`.corrupt`) instead of read.
     /// - Throws: `.notFound` if it does not exist, `.corrupt` if it is not a
     ///   regular file (a FIFO never blocks the open), `.io` if it cannot be read or mapped.
-    public init(path: String, followingSymlinks: Bool = true) throws {
+    package init(path: String, followingSymlinks: Bool = true) throws {
         self.path = path
         let fd = try FileSystem.openRegularFile(path, O_RDONLY, followingSymlinks: followingSymlinks)
         defer { close(fd) }
@@ -41,7 +41,7 @@ public final class MappedFile: @unchecked Sendable {
     }
 
     /// Tells the kernel the whole file will be read in order soon.
-    public func adviseSequential() {
+    package func adviseSequential() {
         guard let mapping else { return }
         _ = madvise(mapping, length, MADV_SEQUENTIAL)
         _ = madvise(mapping, length, MADV_WILLNEED)
@@ -50,7 +50,7 @@ public final class MappedFile: @unchecked Sendable {
     /// Reads the first `count` bytes into the page cache, and only those:
     /// the first touch of a cold mapping would otherwise read the device's
     /// whole read-ahead window (8 MiB on some disks) to get a small header.
-    public func prefetchPrefix(_ count: Int) {
+    package func prefetchPrefix(_ count: Int) {
         guard let mapping, count > 0 else { return }
         _ = madvise(mapping, min(count, length), MADV_WILLNEED)
     }

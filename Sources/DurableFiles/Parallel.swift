@@ -3,7 +3,7 @@ import Dispatch
 /// Runs independent pieces of work at once (the shards of a save, the files
 /// of a verification), carrying the caller's fault-injection scope to the
 /// worker threads.
-public enum Parallel {
+package enum Parallel {
     /// The most threads `map` starts.
     static let maxWidth = 16
 
@@ -12,7 +12,7 @@ public enum Parallel {
     /// must progress together — shards whose hashes are paired — does; each
     /// element's outcome, in order. Every element runs, even after another
     /// failed.
-    public static func map<T, R>(_ items: [T], _ body: (T) throws -> R) -> [Result<R, any Error>] {
+    package static func map<T, R>(_ items: [T], _ body: (T) throws -> R) -> [Result<R, any Error>] {
         if items.count == 1 { return [Result { try body(items[0]) }] }
         // Each element's slot is written by one thread only.
         let slots = UnsafeMutableBufferPointer<Result<R, any Error>>.allocate(capacity: items.count)

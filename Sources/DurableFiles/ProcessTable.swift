@@ -10,24 +10,24 @@ import Darwin
 /// and start time, read from `/proc/PID/stat`. Used to find a job's
 /// processes after its supervisor died and to find orphans a supervisor
 /// adopted. Elsewhere (no `/proc`) every answer is empty.
-public enum ProcessTable {
+package enum ProcessTable {
     /// One process as `/proc/PID/stat` describes it.
-    public struct Entry: Sendable, Equatable {
-        public var pid: Int32
-        public var parent: Int32
-        public var processGroup: Int32
+    package struct Entry: Sendable, Equatable {
+        package var pid: Int32
+        package var parent: Int32
+        package var processGroup: Int32
         /// The state letter: `R`, `S`, `D`, `Z` (a zombie: dead, not yet collected), …
-        public var state: Character
+        package var state: Character
         /// Start time in clock ticks after boot (field 22): with the boot id,
         /// it tells a process from a later one that reuses its pid.
-        public var startTicks: UInt64
+        package var startTicks: UInt64
 
         /// Whether the process is running (a zombie has ended already).
-        public var isAlive: Bool { state != "Z" && state != "X" }
+        package var isAlive: Bool { state != "Z" && state != "X" }
     }
 
     /// The process `pid`, or `nil` if there is none.
-    public static func entry(_ pid: Int32) -> Entry? {
+    package static func entry(_ pid: Int32) -> Entry? {
         guard pid > 0, let bytes = try? FileSystem.readFile("/proc/\(pid)/stat", limit: 1 << 16) else { return nil }
         return parseStat(bytes, pid: pid)
     }
@@ -44,25 +44,25 @@ public enum ProcessTable {
     }
 
     /// Every process the caller can see.
-    public static func all() -> [Entry] {
+    package static func all() -> [Entry] {
         guard let names = try? FileSystem.contents(of: "/proc") else { return [] }
         return names.compactMap { Int32($0) }.compactMap { entry($0) }
     }
 
     /// The live (not zombie) processes whose process group is `group`.
-    public static func liveMembers(ofGroup group: Int32) -> [Int32] {
+    package static func liveMembers(ofGroup group: Int32) -> [Int32] {
         guard group > 0 else { return [] }
         return all().filter { $0.processGroup == group && $0.isAlive }.map(\.pid).sorted()
     }
 
     /// The children of `parent` (live and zombie).
-    public static func children(of parent: Int32) -> [Entry] {
+    package static func children(of parent: Int32) -> [Entry] {
         all().filter { $0.parent == parent }
     }
 
     /// The command line of `pid` (arguments joined by spaces), or its name in
     /// brackets for a kernel thread or a zombie, or `?`.
-    public static func commandLine(_ pid: Int32) -> String {
+    package static func commandLine(_ pid: Int32) -> String {
         if let bytes = try? FileSystem.readFile("/proc/\(pid)/cmdline", limit: 1 << 16), !bytes.isEmpty {
             let text = bytes.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }.joined(separator: " ")
             return text.count > 200 ? String(text.prefix(200)) + "…" : text
@@ -74,7 +74,7 @@ public enum ProcessTable {
     }
 
     /// `pid (command line)` for each pid, joined by commas, for messages.
-    public static func describe(_ pids: [Int32]) -> String {
+    package static func describe(_ pids: [Int32]) -> String {
         pids.map { "\($0) (\(commandLine($0)))" }.joined(separator: ", ")
     }
 }

@@ -11,7 +11,7 @@ extension RunLock.Owner {
     /// none: no job recorded, recorded on another boot, or the group's
     /// leader pid now belongs to a later process (its start time differs).
     /// Only this machine's processes can be seen.
-    public func liveJobProcesses() -> [Int32] {
+    package func liveJobProcesses() -> [Int32] {
         guard let group = jobProcessGroup, group > 1 else { return [] }
         if !bootID.isEmpty && bootID != RunLock.bootID() { return [] }
         if host != RunLock.hostName() { return [] }
@@ -26,7 +26,7 @@ extension RunLock {
     /// A job left running by the dead owner of the run's lock: the recorded
     /// owner and the live processes of its job's process group. `nil` when a
     /// live process holds the lock, or the recorded job (if any) has ended.
-    public static func orphanedJob(directory: String) -> (owner: Owner, group: Int32, pids: [Int32])? {
+    package static func orphanedJob(directory: String) -> (owner: Owner, group: Int32, pids: [Int32])? {
         let path = FilePath.join(directory, ".lock")
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }

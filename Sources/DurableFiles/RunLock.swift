@@ -25,30 +25,30 @@ import Synchronization
 /// job is still running refuses with `.locked` naming the job's processes,
 /// so nothing writes beside an orphaned job (`resumable run` stops such a
 /// job first, see `orphanedJob(directory:)`).
-public final class RunLock: Sendable {
+package final class RunLock: Sendable {
     /// The lock file.
-    public let path: String
+    package let path: String
     /// The token a child may present to write under this lock.
-    public let token: String
+    package let token: String
     /// The descriptor (-1 once released) and the owner record written in the file.
     private let state: Mutex<(descriptor: Int32, owner: Owner?)>
     /// Whether this process borrowed the lock of a supervisor rather than taking it.
-    public let isBorrowed: Bool
+    package let isBorrowed: Bool
 
     /// Who holds a lock, as written in the lock file.
-    public struct Owner: Sendable, CustomStringConvertible {
-        public var pid: Int32
-        public var host: String
-        public var bootID: String
-        public var startedAt: String
-        public var token: String
-        public var command: String
+    package struct Owner: Sendable, CustomStringConvertible {
+        package var pid: Int32
+        package var host: String
+        package var bootID: String
+        package var startedAt: String
+        package var token: String
+        package var command: String
         /// The process group of the job the owner (a supervisor) runs now, if any.
-        public var jobProcessGroup: Int32?
+        package var jobProcessGroup: Int32?
         /// The start time of that group's leader (`/proc/PID/stat` field 22), against pid reuse.
-        public var jobStartTicks: UInt64?
+        package var jobStartTicks: UInt64?
 
-        public var description: String { "pid \(pid) on \(host) (since \(startedAt))" }
+        package var description: String { "pid \(pid) on \(host) (since \(startedAt))" }
 
         var json: JSONValue {
             var fields: [String: JSONValue] = [
@@ -100,7 +100,7 @@ public final class RunLock: Sendable {
     /// - Throws: `.locked` naming the live owner; `.corrupt` when `.lock` is a
     ///   symbolic link, a FIFO or a directory (never followed or truncated);
     ///   `.cannotCreate` or `.io` if the file cannot be made.
-    public static func acquire(directory: String, logger: Logger = Logger(label: "resumable.lock")) throws
+    package static func acquire(directory: String, logger: Logger = Logger(label: "resumable.lock")) throws
         -> RunLock
     {
         let path = FilePath.join(directory, ".lock")
@@ -155,7 +155,7 @@ public final class RunLock: Sendable {
     /// a process taking the lock over after the holder died can find the job.
     /// - Returns: whether the record was written (false for a borrowed or released lock, or an I/O error).
     @discardableResult
-    public func recordJob(processGroup: Int32?) -> Bool {
+    package func recordJob(processGroup: Int32?) -> Bool {
         let ticks = processGroup.flatMap { ProcessTable.entry($0)?.startTicks }
         return state.withLock { state in
             guard state.descriptor >= 0, var owner = state.owner else { return false }
@@ -186,7 +186,7 @@ public final class RunLock: Sendable {
     }
 
     /// Who holds the lock of the run in `directory` now, or `nil` if nobody live does.
-    public static func currentOwner(directory: String) -> Owner? {
+    package static func currentOwner(directory: String) -> Owner? {
         let path = FilePath.join(directory, ".lock")
         guard let fd = try? FileSystem.openRegularFile(path, O_RDONLY) else { return nil }
         defer { close(fd) }
@@ -201,7 +201,7 @@ public final class RunLock: Sendable {
     ///
     /// A clean release empties the lock file, so only an owner that died
     /// holding the lock is reported (and taken over) by the next writer.
-    public func release() {
+    package func release() {
         state.withLock { state in
             guard state.descriptor >= 0 else { return }
             _ = ftruncate(state.descriptor, 0)
@@ -229,14 +229,14 @@ public final class RunLock: Sendable {
     }
 
     /// The machine's host name.
-    public static func hostName() -> String {
+    package static func hostName() -> String {
         var buffer = [CChar](repeating: 0, count: 256)
         guard gethostname(&buffer, buffer.count - 1) == 0 else { return "unknown" }
         return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// The kernel's boot id (Linux), which tells a pid of this boot from one of an earlier boot.
-    public static func bootID() -> String {
+    package static func bootID() -> String {
         guard let bytes = try? FileSystem.readFile("/proc/sys/kernel/random/boot_id", limit: 4096) else { return "" }
         return String(decoding: bytes, as: UTF8.self).filter { !$0.isWhitespace }
     }

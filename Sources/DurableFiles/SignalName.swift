@@ -7,7 +7,7 @@ import Darwin
 #endif
 
 /// Signal names and numbers, for options such as `--preempt-signal USR1`.
-public enum SignalName {
+package enum SignalName {
     private static let table: [(String, Int32)] = [
         ("HUP", SIGHUP), ("INT", SIGINT), ("QUIT", SIGQUIT), ("KILL", SIGKILL), ("USR1", SIGUSR1),
         ("USR2", SIGUSR2), ("ALRM", SIGALRM), ("TERM", SIGTERM), ("CONT", SIGCONT), ("STOP", SIGSTOP),
@@ -16,7 +16,7 @@ public enum SignalName {
     ]
 
     /// The number of a signal given as `USR1`, `SIGUSR1`, `usr1` or `10`; `nil` when unknown.
-    public static func number(_ text: String) -> Int32? {
+    package static func number(_ text: String) -> Int32? {
         if let n = Int32(text), n > 0, n < 65 { return n }
         var name = text.uppercased()
         if name.hasPrefix("SIG") { name.removeFirst(3) }
@@ -24,7 +24,7 @@ public enum SignalName {
     }
 
     /// `SIGTERM` for 15; `SIG<n>` for a number without a name here.
-    public static func name(of signal: Int32) -> String {
+    package static func name(of signal: Int32) -> String {
         table.first { $0.1 == signal }.map { "SIG" + $0.0 } ?? "SIG\(signal)"
     }
 }

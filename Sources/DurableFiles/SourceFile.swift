@@ -12,14 +12,14 @@ import Musl
 /// compares the file with what it was, so a file that another process
 /// changes while it is read fails with `.corrupt` instead of being recorded
 /// half old, half new.
-public final class SourceFile: @unchecked Sendable {
+package final class SourceFile: @unchecked Sendable {
     /// The path it was opened at, or the one it is reported as.
-    public let path: String
+    package let path: String
     /// Its size when it was opened.
-    public let size: Int64
+    package let size: Int64
     /// The device and inode of the open file.
-    public let device: UInt64
-    public let inode: UInt64
+    package let device: UInt64
+    package let inode: UInt64
     private let modified: timespec
     private var descriptor: Int32
 
@@ -31,7 +31,7 @@ public final class SourceFile: @unchecked Sendable {
     ///     for a link to it in a staging directory.
     /// - Throws: `.notFound`/`.io` when it cannot be opened; `.usage` for a
     ///   symbolic link refused or anything but a regular file.
-    public init(path: String, followSymlinks: Bool = true, reportedAs: String? = nil) throws {
+    package init(path: String, followSymlinks: Bool = true, reportedAs: String? = nil) throws {
         self.path = reportedAs ?? path
         if let fault = FaultInjection.check(.open) { throw ResumableError.system("open", path: path, errno: fault.errno) }
         // O_NONBLOCK: a FIFO planted where a file belongs must not block (it is refused below).
@@ -67,13 +67,13 @@ public final class SourceFile: @unchecked Sendable {
     }
 
     /// Closes the file (it is closed when the object is freed anyway).
-    public func close() {
+    package func close() {
         if descriptor >= 0 { Glibc.close(descriptor) }
         descriptor = -1
     }
 
     /// The error for a file that changed while it was read.
-    public func changed() -> ResumableError {
+    package func changed() -> ResumableError {
         ResumableError(
             .corrupt,
             "\(path) changed while it was being committed; write it completely before committing.",
@@ -82,7 +82,7 @@ public final class SourceFile: @unchecked Sendable {
 
     /// Reads exactly `buffer.count` bytes at `offset`.
     /// - Throws: `.corrupt` (``changed()``) when the file ends first (it shrank); `.io` when reading fails.
-    public func read(at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws {
+    package func read(at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws {
         guard let base = buffer.baseAddress else { return }
         var done = 0
         while done < buffer.count {
@@ -95,7 +95,7 @@ public final class SourceFile: @unchecked Sendable {
     }
 
     /// Reads `count` bytes at `offset` into a new array.
-    public func read(at offset: Int64, count: Int) throws -> [UInt8] {
+    package func read(at offset: Int64, count: Int) throws -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: count)
         try bytes.withUnsafeMutableBytes { try read(at: offset, into: $0) }
         return bytes
@@ -103,7 +103,7 @@ public final class SourceFile: @unchecked Sendable {
 
     /// Throws ``changed()`` when the file's size or modification time is no
     /// longer what it was when it was opened.
-    public func checkUnchanged() throws {
+    package func checkUnchanged() throws {
         var st = stat()
         guard fstat(descriptor, &st) == 0 else { throw ResumableError.system("read the size of", path: path, errno: errno) }
         guard Int64(st.st_size) == size, st.st_mtim.tv_sec == modified.tv_sec, st.st_mtim.tv_nsec == modified.tv_nsec else {
@@ -112,7 +112,7 @@ public final class SourceFile: @unchecked Sendable {
     }
 
     /// Flushes the file's data and metadata to stable storage.
-    public func sync() throws {
+    package func sync() throws {
         try FileSystem.syncDescriptor(descriptor, path: path)
     }
 
@@ -121,7 +121,7 @@ public final class SourceFile: @unchecked Sendable {
     /// - Returns: `false` when the file system cannot link it there (another
     ///   file system, no hard links): the caller copies instead.
     /// - Throws: `.conflict` when `destination` exists; `.io` for other failures.
-    public func link(to destination: String) throws -> Bool {
+    package func link(to destination: String) throws -> Bool {
         if let fault = FaultInjection.check(.rename) {
             throw ResumableError.system("link \(path) to", path: destination, errno: fault.errno)
         }
@@ -155,7 +155,7 @@ public final class SourceFile: @unchecked Sendable {
     /// file put in its place since is left alone).
     /// - Returns: whether it was removed.
     @discardableResult
-    public static func remove(_ path: String, ifDevice device: UInt64, inode: UInt64) throws -> Bool {
+    package static func remove(_ path: String, ifDevice device: UInt64, inode: UInt64) throws -> Bool {
         var st = stat()
         guard lstat(path, &st) == 0, UInt64(st.st_dev) == device, UInt64(st.st_ino) == inode else { return false }
         if let fault = FaultInjection.check(.unlink) { throw ResumableError.system("remove", path: path, errno: fault.errno) }

@@ -20,7 +20,7 @@ func retryingInterrupts<T: BinaryInteger>(_ body: () -> T) -> Result<T, Errno> {
 }
 
 /// An errno value, the typed error of the system-call layer.
-public struct Errno: Error, Hashable, Sendable {
-    public var rawValue: Int32
-    public init(rawValue: Int32) { self.rawValue = rawValue }
+package struct Errno: Error, Hashable, Sendable {
+    package var rawValue: Int32
+    package init(rawValue: Int32) { self.rawValue = rawValue }
 }

@@ -7,26 +7,26 @@ import Darwin
 #endif
 
 /// RFC 3339 UTC timestamps, the only time format Resumable writes.
-public enum Timestamp {
+package enum Timestamp {
     /// Now, as `2026-11-25T15:01:07.123Z`.
-    public static func now() -> String { format(secondsSince1970: currentTime()) }
+    package static func now() -> String { format(secondsSince1970: currentTime()) }
 
     /// Seconds since 1970 from the system clock.
-    public static func currentTime() -> Double {
+    package static func currentTime() -> Double {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
         return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 
     /// Seconds from a monotonic clock, for durations.
-    public static func monotonic() -> Double {
+    package static func monotonic() -> Double {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 
     /// Formats seconds since 1970 as RFC 3339 UTC with milliseconds.
-    public static func format(secondsSince1970 t: Double) -> String {
+    package static func format(secondsSince1970 t: Double) -> String {
         var seconds = time_t(t.rounded(.down))
         var parts = tm()
         gmtime_r(&seconds, &parts)
@@ -40,7 +40,7 @@ public enum Timestamp {
     }
 
     /// Parses an RFC 3339 timestamp (`Z` or `±hh:mm` offset) into seconds since 1970.
-    public static func parse(_ text: String) -> Double? {
+    package static func parse(_ text: String) -> Double? {
         let b = Array(text.utf8)
         func num(_ r: Range<Int>) -> Int? {
             guard r.upperBound <= b.count else { return nil }

@@ -36,7 +36,7 @@ public enum DType: String, Sendable, CaseIterable, Codable {
 }
 
 /// The number of elements of a shape, or `nil` on overflow or negative dimensions.
-public func elementCount(of shape: [Int]) -> Int? {
+package func elementCount(of shape: [Int]) -> Int? {
     var n = 1
     for d in shape {
         guard d >= 0 else { return nil }

@@ -27,7 +27,7 @@ import Resumable
 enum AsyncBench {
     static func run(_ options: Options) throws {
         let state = try TrainingState(layout: options.layout, inArena: true)
-        let run = FilePath.join(options.directory, "async")
+        let run = Files.join(options.directory, "async")
         try Measurement.clear(run)
         let store = try CheckpointStore(directory: run, access: .write, create: true)
         let writer = AsyncCheckpointWriter(store: store)

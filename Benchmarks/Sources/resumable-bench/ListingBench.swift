@@ -11,7 +11,7 @@ import Resumable
 /// without an fsync per checkpoint). Each is then listed by the library
 /// calls the CLI uses; compare.sh also times the `resumable` binary.
 enum ListingBench {
-    static func runDirectory(_ options: Options) -> String { FilePath.join(options.directory, "ls\(options.count)") }
+    static func runDirectory(_ options: Options) -> String { Files.join(options.directory, "ls\(options.count)") }
 
     static func makeRun(_ options: Options) throws -> String {
         let run = runDirectory(options)
@@ -28,15 +28,15 @@ enum ListingBench {
         let model = first.path(of: "model.safetensors")
         for step in 1..<Int64(options.count) {
             let dir = store.directory(of: step)
-            try FileSystem.createDirectory(dir, intermediate: false)
-            guard link(model, FilePath.join(dir, "model.safetensors")) == 0 else {
+            try Files.createDirectory(dir)
+            guard link(model, Files.join(dir, "model.safetensors")) == 0 else {
                 throw BenchFailure("cannot link \(model): errno \(errno)")
             }
             var manifest = first.manifest
             manifest.step = step
             manifest.epoch = step / 100
             manifest.metrics = ["loss": 1 / Double(step + 1)]
-            try writeQuickly(manifest.encoded, to: FilePath.join(dir, "manifest.json"))
+            try writeQuickly(manifest.encoded, to: Files.join(dir, "manifest.json"))
         }
         Glibc.sync()
         return run
@@ -73,7 +73,7 @@ enum ListingBench {
             for _ in 0..<options.reps { seconds.append(try Measurement.time { _ = try body() }) }
             Result(method: "resumable-lib", phase: "\(name)-\(options.count)", state: "tiny", bytes: 0, seconds: seconds).emit()
         }
-        guard let binary = options.binary, FileSystem.exists(binary) else { return }
+        guard let binary = options.binary, Files.exists(binary) else { return }
         // The command line, end to end (process start, listing, printing).
         let commands: [(String, [String])] = [
             ("ls", ["ls", run]), ("ls --json", ["ls", run, "--json"]),

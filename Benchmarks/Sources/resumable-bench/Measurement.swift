@@ -71,7 +71,7 @@ enum Measurement {
 
     /// A value from /proc/self/status in bytes (`VmRSS`, `VmHWM`).
     static func status(_ key: String) -> Int {
-        guard let bytes = try? FileSystem.readFile("/proc/self/status") else { return 0 }
+        guard let bytes = try? Files.read("/proc/self/status") else { return 0 }
         for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") where line.hasPrefix(key + ":") {
             let digits = line.dropFirst(key.count + 1).filter { $0.isNumber }
             return (Int(digits) ?? 0) * 1024
@@ -89,7 +89,7 @@ enum Measurement {
 
     /// Removes `path` if present, then syncs (the untimed part before a save).
     static func clear(_ path: String) throws {
-        if FileSystem.exists(path) { try FileSystem.removeTree(path) }
+        if Files.exists(path) { try Files.removeTree(path) }
         Glibc.sync()
     }
 

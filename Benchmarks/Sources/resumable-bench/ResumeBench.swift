@@ -12,10 +12,10 @@ import Resumable
 /// in this process on the same checkpoint with a warm page cache.
 enum ResumeBench {
     static func run(_ options: Options) throws {
-        guard let binary = options.binary, FileSystem.exists(binary) else {
+        guard let binary = options.binary, Files.exists(binary) else {
             throw BenchFailure("resume needs --binary PATH of the digits example")
         }
-        let run = FilePath.join(options.directory, "digits")
+        let run = Files.join(options.directory, "digits")
         try Measurement.clear(run)
         // One epoch trained and committed: the state to resume from.
         let first = try spawn(binary, ["--run-dir", run, "--epochs", "1", "--trace"])
@@ -73,7 +73,7 @@ enum ResumeBench {
             for t in tensors.tensors where t.dtype == .f32 { _ = try tensors.array(t.name, as: Float.self) }
         }
         for file in checkpoint.manifest.files where file.name.hasSuffix(".json") {
-            _ = try JSONParser().parse(try FileSystem.readFile(checkpoint.path(of: file.name)))
+            _ = try JSONParser().parse(try Files.read(checkpoint.path(of: file.name)))
         }
     }
 

@@ -4,7 +4,7 @@ import Resumable
 /// fsynced, manifest, staging directory, rename, `checkpoints/` fsynced).
 enum SaveBench {
     /// The run directory the save phase leaves behind for the load phases.
-    static func runDirectory(_ options: Options) -> String { FilePath.join(options.directory, "ours") }
+    static func runDirectory(_ options: Options) -> String { Files.join(options.directory, "ours") }
 
     static func run(_ options: Options, checksums: Bool) throws {
         let state = try TrainingState(layout: options.layout)
@@ -21,7 +21,7 @@ enum SaveBench {
                 let plan = try ShardLayout.plan(sources, named: name, policy: .automatic)
                 try SafeTensorsWriter.write(
                     files: plan.files.map {
-                        SafeTensorsWriter.FileSpec(path: FilePath.join(draft.stagingDirectory, $0.name), tensors: $0.tensors)
+                        SafeTensorsWriter.FileSpec(path: Files.join(draft.stagingDirectory, $0.name), tensors: $0.tensors)
                     },
                     checksums: false)
                 if let index = plan.index { try draft.writeJSON(named: ShardLayout.indexName(of: name), index.json) }

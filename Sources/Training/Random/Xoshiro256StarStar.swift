@@ -6,7 +6,7 @@
 /// Swift standard library's version: the helpers below (`nextInt(below:)`,
 /// `nextUnitFloat()`, `shuffle(_:)`) are implemented here rather than taken
 /// from the standard library, whose algorithms may change between releases.
-public struct Xoshiro256StarStar: RandomNumberGenerator, Sendable, Hashable, Codable {
+public struct Xoshiro256StarStar: SeededRandomNumberGenerator, Sendable, Hashable, Codable {
     /// The generator's state.
     public private(set) var state: (UInt64, UInt64, UInt64, UInt64)
 
@@ -77,7 +77,7 @@ extension Xoshiro256StarStar {
 
 /// SplitMix64, used to expand a seed into a full generator state. It is a
 /// valid (if small-state) generator on its own.
-public struct SplitMix64: RandomNumberGenerator, Sendable, Hashable, Codable {
+public struct SplitMix64: SeededRandomNumberGenerator, Sendable, Hashable, Codable {
     /// The generator's state.
     public var state: UInt64
 

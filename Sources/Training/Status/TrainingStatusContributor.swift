@@ -90,12 +90,12 @@ public struct TrainingStatusContributor: RunStatusContributor {
 }
 
 /// A one-line chart of a series with block characters (NaN shows as a space).
-public enum Sparkline {
+package enum Sparkline {
     static let blocks: [Character] = ["▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"]
 
     /// The series as one character per value, scaled between its minimum and maximum;
     /// long series are thinned to `width` values.
-    public static func render(_ values: [Double], width: Int = 40) -> String {
+    package static func render(_ values: [Double], width: Int = 40) -> String {
         let finite = values.filter(\.isFinite)
         guard let low = finite.min(), let high = finite.max() else { return "" }
         let stride = max(1, (values.count + width - 1) / width)

@@ -1,6 +1,11 @@
-/// Random helpers with algorithms fixed by this package, so a seeded run
-/// draws the same numbers whatever the standard library's version.
-extension RandomNumberGenerator {
+/// A generator whose sequence is fixed by its seed (`Xoshiro256StarStar`,
+/// `SplitMix64`), with helpers whose algorithms are fixed by this package, so
+/// a seeded run draws the same numbers whatever the standard library's
+/// version. The helpers are added to these generators only, never to every
+/// `RandomNumberGenerator` of a program that imports Resumable.
+public protocol SeededRandomNumberGenerator: RandomNumberGenerator {}
+
+extension SeededRandomNumberGenerator {
     /// A uniform integer in `0..<bound` (Lemire's method, unbiased).
     /// It is a programmer error to pass a `bound` of zero or less.
     public mutating func nextInt(below bound: Int) -> Int {
@@ -45,12 +50,6 @@ extension RandomNumberGenerator {
     }
 }
 
-#if canImport(Glibc)
 import Glibc
 private func _log(_ x: Double) -> Double { Glibc.log(x) }
 private func _cos(_ x: Double) -> Double { Glibc.cos(x) }
-#elseif canImport(Darwin)
-import Darwin
-private func _log(_ x: Double) -> Double { Darwin.log(x) }
-private func _cos(_ x: Double) -> Double { Darwin.cos(x) }
-#endif
