@@ -28,10 +28,17 @@ import sys
 import tempfile
 import time
 
-import numpy as np
-from safetensors.numpy import load_file, save_file
-
 EXIT_PREEMPTED = 75
+EX_CONFIG = 78  # a configuration error: `resumable run` does not restart it, restarting would not help
+
+try:
+    import numpy as np
+    from safetensors.numpy import load_file, save_file
+except ImportError as error:
+    print(f"train.py: needs numpy and safetensors: run scripts/setup-python.sh and use .venv/bin/python "
+          f"(or pip install numpy safetensors) [{error}]", file=sys.stderr, flush=True)
+    sys.exit(EX_CONFIG)
+
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1)
 
 

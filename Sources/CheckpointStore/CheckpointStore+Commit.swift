@@ -71,7 +71,7 @@ extension CheckpointStore {
         // Only now, with the checkpoint durable, do moved files leave their source directory.
         removeSources(draft.movedSources.map { (path: $0.path, device: $0.device, inode: $0.inode) }, committedAs: draft.step)
         try? events.append(
-            "save",
+            JournalEvent.Store.save,
             [
                 "step": .int(draft.step), "epoch": .int(draft.epoch), "bytes": .int(checkpoint.bytes),
                 "metrics": .object(draft.metrics.mapValues { JSONValue.number($0) }),

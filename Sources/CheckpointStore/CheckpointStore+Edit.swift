@@ -78,7 +78,7 @@ extension CheckpointStore {
             throw error
         }
         try FileSystem.sync(current.directory)
-        try? events.append("edit", ["step": .int(step), "keys": .array(edits.map { e in
+        try? events.append(JournalEvent.Store.edit, ["step": .int(step), "keys": .array(edits.map { e in
             switch e {
             case .set(let p, _), .unset(let p): return .string(p)
             }

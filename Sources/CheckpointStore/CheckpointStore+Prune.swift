@@ -52,7 +52,7 @@ extension CheckpointStore {
         if !dryRun {
             for step in deleted { try delete(step: step) }
             if !deleted.isEmpty {
-                try? events.append("prune", ["deleted": .array(deleted.map { .int($0) })])
+                try? events.append(JournalEvent.Store.prune, ["deleted": .array(deleted.map { .int($0) })])
             }
         }
         return PruneReport(kept: kept, deleted: deleted, bytesFreed: freed, dryRun: dryRun)

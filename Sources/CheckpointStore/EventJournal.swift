@@ -5,8 +5,10 @@ import DurableFiles
 public import JSON
 
 /// The run's append-only journal, `events.jsonl`: one JSON object a line
-/// with at least `time` and `event` (start, save, resume, restart, preempt,
-/// fail, finish, prune, edit).
+/// with at least `time`, `source` (the writer: `store`, `training`,
+/// `supervisor`, …) and `event` (a name in that writer's namespace,
+/// `JournalEvent`). Read it typed with `entries()` and summarise it with
+/// `RunHistory`.
 ///
 /// Each line is written with one `write` in append mode, so lines of
 /// concurrent writers never interleave, and fsynced. A line cut by a crash or
@@ -22,10 +24,16 @@ public struct EventJournal: Sendable {
 
     public init(runDirectory: String) { path = FilePath.join(runDirectory, "events.jsonl") }
 
-    /// Appends an event.
-    public func append(_ event: String, _ fields: [String: JSONValue] = [:]) throws {
+    /// Appends an event of its writer's vocabulary.
+    public func append<Name: JournalEventName>(_ event: Name, _ fields: [String: JSONValue] = [:]) throws {
+        try append(source: Name.source, event: event.rawValue, fields)
+    }
+
+    /// Appends an event of `source` named `event` (for writers whose names are not a `JournalEventName`).
+    public func append(source: JournalSource, event: String, _ fields: [String: JSONValue] = [:]) throws {
         var o = fields
         o["event"] = .string(event)
+        o["source"] = .string(source.rawValue)
         o["time"] = .string(Timestamp.now())
         var line = Array((JSONValue.object(o).serialized() + "\n").utf8)
         let fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0o644)
@@ -65,5 +73,10 @@ public struct EventJournal: Sendable {
             if let v = try? JSONParser().parse(Array(line)), case .object = v { events.append(v) }
         }
         return events
+    }
+
+    /// Every complete event, typed, oldest first (lines without a string `event` are skipped).
+    public func entries() throws -> [JournalEntry] {
+        try read().compactMap(JournalEntry.init(json:))
     }
 }

@@ -3,7 +3,7 @@ import JSON
 
 extension RunStatus {
     /// Gathers the status of the run of `store`: identity, lock, checkpoints
-    /// (manifests read, files not hashed), trackers, attempts and the newest
+    /// (manifests read, files not hashed), trackers, the journal's summary and the newest
     /// events, then the sections of `contributors` in order.
     /// - Parameters:
     ///   - monitor: the metric that makes a checkpoint best; `nil` uses the run's.
@@ -30,7 +30,7 @@ extension RunStatus {
         let events = try store.events.read()
         var status = RunStatus(
             directory: store.directory, identity: identity, lock: lockState(of: store.directory), checkpoints: summary,
-            trackers: run.trackers, attempts: attempts(in: events), recentEvents: Array(events.suffix(max(0, recentEvents))),
+            trackers: run.trackers, history: RunHistory(events: events), recentEvents: Array(events.suffix(max(0, recentEvents))),
             additionalSections: [])
         for contributor in contributors {
             if let section = try contributor.section(for: store, status: status) { status.add(section) }
@@ -46,18 +46,4 @@ extension RunStatus {
             pid: owner.pid, host: owner.host, startedAt: owner.startedAt, command: owner.command, isLive: live != nil)
     }
 
-    /// Counts attempts in a journal.
-    static func attempts(in events: [JSONValue]) -> AttemptSummary {
-        let history = AttemptHistory(events: events)
-        var summary = AttemptSummary(
-            starts: history.attempts, lastFailure: nil, resumes: 0, lastEvent: events.last, history: history)
-        for event in events {
-            switch event["event"]?.stringValue {
-            case "resume": summary.resumes += 1
-            case "fail": summary.lastFailure = event
-            default: break
-            }
-        }
-        return summary
-    }
 }

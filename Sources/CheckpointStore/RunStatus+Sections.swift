@@ -2,10 +2,10 @@ public import JSON
 
 extension RunStatus {
     /// Every section in display order: the core ones (`identity`, `lock`,
-    /// `checkpoints`, `trackers`, `attempts`, `recent_events`), then the added ones.
+    /// `checkpoints`, `trackers`), the added ones (the supervisor's
+    /// `attempts`, `training`, …), and `recent_events` last.
     public var sections: [Section] {
-        [identitySection, lockSection, checkpointsSection, trackersSection, attemptsSection, eventsSection]
-            + additionalSections
+        [identitySection, lockSection, checkpointsSection, trackersSection] + additionalSections + [eventsSection]
     }
 
     /// The status as JSON: `run` (the directory) and one key per section id.
@@ -71,34 +71,6 @@ extension RunStatus {
             json: .object(trackers.mapValues { .string($0) }))
     }
 
-    var attemptsSection: Section {
-        var rows = [Row("started", "\(attempts.starts) time\(attempts.starts == 1 ? "" : "s"), resumed \(attempts.resumes)")]
-        let history = attempts.history
-        if history.restarts > 0 || history.preemptions > 0 || history.requeues > 0 {
-            rows.append(
-                Row("restarts", "\(history.restarts) after failures, \(history.preemptions) preempted, \(history.requeues) requeued"))
-        }
-        if let failure = history.lastFailure {
-            rows.append(
-                Row("last failure", "attempt \(failure.attempt): \(failure.reason) at \(failure.time)"
-                    + (failure.step.map { " (latest checkpoint: step \($0))" } ?? "")))
-        } else if let failure = attempts.lastFailure {
-            rows.append(Row("last failure", Self.describe(event: failure)))
-        }
-        if let gaveUp = history.gaveUp { rows.append(Row("stopped", gaveUp)) }
-        if let last = attempts.lastEvent { rows.append(Row("last event", Self.describe(event: last))) }
-        return Section(
-            id: "attempts", title: "Attempts", rows: rows,
-            json: [
-                "starts": .int(Int64(attempts.starts)), "resumes": .int(Int64(attempts.resumes)),
-                "last_failure": attempts.lastFailure ?? .null, "last_event": attempts.lastEvent ?? .null,
-                "restarts": .int(Int64(attempts.history.restarts)),
-                "preemptions": .int(Int64(attempts.history.preemptions)),
-                "requeues": .int(Int64(attempts.history.requeues)),
-                "gave_up": attempts.history.gaveUp.map { .string($0) } ?? .null,
-            ])
-    }
-
     var eventsSection: Section {
         let rows = recentEvents.map { Row($0["time"]?.stringValue ?? "?", Self.describe(event: $0, withTime: false)) }
         return Section(
@@ -114,13 +86,18 @@ extension RunStatus {
         return parts.joined(separator: " · ")
     }
 
-    /// `save step=1200 epoch=3` (with the time first unless `withTime` is false).
-    static func describe(event: JSONValue, withTime: Bool = true) -> String {
+    /// `store save step=1200 epoch=3`: the writer, the event and its fields
+    /// (with the time first unless `withTime` is false).
+    public static func describe(event: JSONValue, withTime: Bool = true) -> String {
         let o = event.objectValue ?? [:]
         var parts: [String] = []
         if withTime, let time = o["time"]?.stringValue { parts.append(time) }
-        parts.append(o["event"]?.stringValue ?? "?")
-        for key in o.keys.sorted() where key != "time" && key != "event" {
+        if let entry = JournalEntry(json: event) {
+            parts.append("\(entry.source) \(entry.event)")
+        } else {
+            parts.append(o["event"]?.stringValue ?? "?")
+        }
+        for key in o.keys.sorted() where key != "time" && key != "event" && key != "source" {
             let value = o[key]!
             parts.append("\(key)=\(value.stringValue ?? value.serialized())")
         }

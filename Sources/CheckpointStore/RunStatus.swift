@@ -2,9 +2,10 @@ import DurableFiles
 public import JSON
 
 /// Everything `resumable status` shows about a run, as data: the run's
-/// identity, its lock, its checkpoints, its trackers, its attempts and its
-/// recent events — and any further sections other parts of Resumable add
-/// (training progress, supervisor attempts, pipeline stages).
+/// identity, its lock, its checkpoints, its trackers and its recent events —
+/// and the sections other parts of Resumable add (the supervisor's attempts,
+/// training progress, pipeline stages), which read the journal's summary
+/// `history`.
 ///
 /// A status is a list of `Section`s. Each section carries both a typed-free
 /// JSON value (for `--json`) and rows for people, so a renderer shows new
@@ -21,8 +22,8 @@ public struct RunStatus: Sendable {
     public var checkpoints: CheckpointSummary
     /// Tracker run ids by tracker name (`wandb`, `mlflow`).
     public var trackers: [String: String]
-    /// Attempts as recorded in `events.jsonl`.
-    public var attempts: AttemptSummary
+    /// The journal's summary: attempts and resumes (`events.jsonl`).
+    public var history: RunHistory
     /// The newest events of the journal, oldest first.
     public var recentEvents: [JSONValue]
     /// Sections contributed beyond the core ones, in the order they were added.
@@ -82,20 +83,6 @@ public struct RunStatus: Sendable {
         public var best: CheckpointBrief?
         /// The metric `best` was chosen by.
         public var monitor: Monitor?
-    }
-
-    /// The attempts of the run as the journal records them.
-    public struct AttemptSummary: Sendable {
-        /// The number of `start` events.
-        public var starts: Int
-        /// The last `fail` event, if any.
-        public var lastFailure: JSONValue?
-        /// The number of `resume` events.
-        public var resumes: Int
-        /// The last event of all.
-        public var lastEvent: JSONValue?
-        /// What `resumable run` recorded: restarts, preemptions, requeues, why it gave up.
-        public var history: AttemptHistory
     }
 
     /// One part of the status, renderable without knowing what it holds.

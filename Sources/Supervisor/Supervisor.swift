@@ -62,7 +62,9 @@ public final class Supervisor: @unchecked Sendable {
         defer { if config.handlesProcessSignals { inbox.restoreHandlers() } }
         if config.adoptsOrphans { _ = resumable_become_child_subreaper() }
 
-        var state = LoopState(firstAttempt: (try? AttemptHistory(journal: store.events).attempts) ?? 0)
+        // Attempts are numbered over the run's whole journal (only the supervisor's `start` lines count).
+        let before = (try? AttemptHistory(journal: store.events)) ?? AttemptHistory()
+        var state = LoopState(firstAttempt: before.attempts, earlierRestarts: before.restarts)
         while true {
             state.attempt += 1
             state.startedHere += 1
@@ -99,6 +101,12 @@ public final class Supervisor: @unchecked Sendable {
             record(store, .fail, fields)
             state.lastFailure = "attempt \(state.attempt) ended with \(outcome.termination)"
                 + (outcome.stepReached.map { " (latest checkpoint: step \($0))" } ?? " (no checkpoint yet)")
+            if case .exited(let code) = outcome.termination, let meaning = Self.permanentExitCodes[code] {
+                return giveUp(
+                    "permanent-exit",
+                    "attempt \(state.attempt) exited with code \(code) (\(meaning)); restarting would not help, so the job is not restarted. Fix the error in the job's output above, then run again.",
+                    store: store, state: state, exitCode: code)
+            }
             let quick = outcome.duration < config.crashLoopWindow && outcome.stepReached == resume?.step
             state.quickFailures = quick ? state.quickFailures + 1 : 0
             if config.crashLoopLimit > 0 && state.quickFailures >= config.crashLoopLimit {
@@ -122,20 +130,42 @@ public final class Supervisor: @unchecked Sendable {
         }
     }
 
+    /// Exit codes that restarting cannot fix, with what they mean: the job
+    /// gives up at once (`give_up`, reason `permanent-exit`) and
+    /// `resumable run` exits with the same code.
+    static let permanentExitCodes: [Int32: String] = [
+        64: "EX_USAGE: the command was used wrongly",
+        78: "EX_CONFIG: a configuration error, such as a missing module",
+        126: "the command cannot be executed",
+        127: "command not found",
+    ]
+
     /// Counters of one `run()`.
     struct LoopState {
+        /// The run's attempt number (over the whole journal).
         var attempt: Int
         var startedHere = 0
+        /// Counted restarts recorded in the journal before this supervisor started.
+        var earlierRestarts = 0
         var restarts = 0
         var preemptions = 0
         var quickFailures = 0
         var delays: [Double] = []
         var lastFailure: String?
 
-        init(firstAttempt: Int) { attempt = firstAttempt }
+        init(firstAttempt: Int, earlierRestarts: Int = 0) {
+            attempt = firstAttempt
+            self.earlierRestarts = earlierRestarts
+        }
 
+        /// `3 attempts (2 restarts)`, counted over the run's whole journal, as
+        /// the attempt numbers are; `, 1 under this supervisor` when earlier
+        /// supervisors ran some.
         func describeAttempts() -> String {
-            "\(startedHere) attempt\(startedHere == 1 ? "" : "s") (\(restarts) restart\(restarts == 1 ? "" : "s"))"
+            let total = earlierRestarts + restarts
+            var text = "\(attempt) attempt\(attempt == 1 ? "" : "s") (\(total) restart\(total == 1 ? "" : "s")"
+            if startedHere != attempt { text += ", \(startedHere) under this supervisor" }
+            return text + ")"
         }
 
         func result(_ reason: SupervisorResult.Reason, exitCode: Int32, _ message: String) -> SupervisorResult {
@@ -158,10 +188,12 @@ public final class Supervisor: @unchecked Sendable {
         return inbox.next(timeout: 0)
     }
 
-    func giveUp(_ reason: String, _ message: String, store: CheckpointStore, state: LoopState) -> SupervisorResult {
+    func giveUp(
+        _ reason: String, _ message: String, store: CheckpointStore, state: LoopState, exitCode: Int32 = 1
+    ) -> SupervisorResult {
         record(store, .giveUp, ["attempt": .int(Int64(state.attempt)), "reason": .string(reason), "message": .string(message)])
         logger.debug("\(message)")
-        return state.result(.gaveUp(reason), exitCode: 1, message)
+        return state.result(.gaveUp(reason), exitCode: exitCode, message)
     }
 
     /// After a stop signal: requeue under Slurm when asked, and report exit 75.
@@ -185,9 +217,9 @@ public final class Supervisor: @unchecked Sendable {
     }
 
     /// Appends to the journal; a journal that cannot be written is logged, never fatal.
-    func record(_ store: CheckpointStore, _ event: AttemptEvent, _ fields: [String: JSONValue]) {
+    func record(_ store: CheckpointStore, _ event: SupervisorEvent, _ fields: [String: JSONValue]) {
         do {
-            try store.events.append(event.rawValue, fields)
+            try store.events.append(event, fields)
         } catch {
             logger.warning("Could not record \(event.rawValue) in \(store.events.path): \(error)")
         }

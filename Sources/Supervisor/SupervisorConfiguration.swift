@@ -26,8 +26,10 @@ public struct SupervisorConfiguration: Sendable {
     /// Under Slurm (`SLURM_JOB_ID` set), run `scontrol requeue` after a stop signal.
     public var requeue = false
     /// Give up after this many failures in a row that each came within
-    /// `crashLoopWindow` seconds of their start with no new checkpoint. Default 5; 0 disables.
-    public var crashLoopLimit = 5
+    /// `crashLoopWindow` seconds of their start with no new checkpoint. Default 3,
+    /// so that with the default `maxRestarts` (3, four attempts) a crash loop is
+    /// recognised, and said so, before restarts run out; 0 disables.
+    public var crashLoopLimit = 3
     /// See `crashLoopLimit`. Default 10 seconds.
     public var crashLoopWindow: Double = 10
     /// The environment the child starts from (by default the supervisor's own).

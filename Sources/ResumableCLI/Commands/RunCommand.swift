@@ -22,7 +22,11 @@ struct RunCommand: ParsableCommand, LoggingConfigurable {
             SIGTERM, SIGINT and --preempt-signal are forwarded to the job's process group; after --grace \
             seconds the group is killed. Every attempt is recorded in RUN/events.jsonl.
 
+            A job that exits 64 (EX_USAGE), 78 (EX_CONFIG, e.g. a missing module), 126 (not executable) \
+            or 127 (command not found) is not restarted: restarting cannot fix it.
+
             Exit codes: 0 the job finished; 1 restarts ran out or a crash loop was recognised; \
+            64, 78, 126, 127 the job's own exit code, which restarting cannot fix; \
             64 usage error; 66 the command cannot be started; 75 stopped by a signal (run the same \
             command again to resume; under Slurm with --requeue the job was requeued).
             """)
@@ -49,7 +53,7 @@ struct RunCommand: ParsableCommand, LoggingConfigurable {
     var requeue = false
 
     @Option(help: ArgumentHelp("Give up after this many failures in a row, each within 10 s of starting and without a new checkpoint (0: never).", valueName: "N"))
-    var crashLoop: Int = 5
+    var crashLoop: Int = 3
 
     @OptionGroup var logging: LoggingOptions
 

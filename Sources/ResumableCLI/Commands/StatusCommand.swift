@@ -25,7 +25,7 @@ struct StatusCommand: ParsableCommand, LoggingConfigurable {
     func run() throws {
         let store = try References.openRun(runDirectory)
         let status = try RunStatus.build(
-            from: store, monitor: monitor.value, recentEvents: events, contributors: [TrainingStatusContributor()])
+            from: store, monitor: monitor.value, recentEvents: events, contributors: [SupervisorStatusContributor(), TrainingStatusContributor()])
         let damaged = status.checkpoints.damaged
         if !damaged.isEmpty {
             // One warning for the command, however many parts of the status passed them over.

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import CheckpointStore
 import DurableFiles
 import JSON
@@ -16,7 +19,9 @@ extension TrainingSession {
         store.retention = options.retention
         guard let (checkpoint, sourceRun, skipped) = source else {
             try recordConfig(replacing: true)
-            try? store.events.append("start", ["config_fingerprint": .string(options.config.fingerprint)])
+            try? store.events.append(
+                TrainingJournalEvent.start,
+                supervisedAttempt(["config_fingerprint": .string(options.config.fingerprint)]))
             logger.info("Starting a fresh run in \(store.directory).")
             return
         }
@@ -33,7 +38,7 @@ extension TrainingSession {
             try hooks.reconfigure(&state, differences)
             logger.info("Resuming with changed \(differences.map(\.description).joined(separator: ", ")).")
             try? store.events.append(
-                "config_change",
+                TrainingJournalEvent.configChange,
                 [
                     "keys": .array(differences.map { .string($0.key) }),
                     "from": .string(checkpoint.manifest.configFingerprint), "to": .string(options.config.fingerprint),
@@ -46,12 +51,12 @@ extension TrainingSession {
             store.protectedSteps = resumeProtected.union(state.best.step.map { [$0] } ?? [])
         }
         try? store.events.append(
-            "resume",
-            [
+            TrainingJournalEvent.resume,
+            supervisedAttempt([
                 "from": .string(checkpoint.directory), "step": .int(checkpoint.step),
                 "epoch": .int(state.progress.completedEpochs), "total_epochs": .int(state.progress.totalEpochs),
                 "skipped": .array(skipped.map { .object(["step": .int($0.step), "reason": .string($0.reason)]) }),
-            ])
+            ]))
         logger.info(
             "Resuming from \(checkpoint.directory): step \(checkpoint.step), epoch \(state.progress.completedEpochs) of \(state.progress.totalEpochs), batch \(state.cursor.batchIndex) of \(state.cursor.batchesPerEpoch).")
     }
@@ -63,7 +68,7 @@ extension TrainingSession {
         case .never:
             let steps = try store.committedSteps()
             try delete(
-                steps, event: "reset", reason: "started over",
+                steps, event: .reset, reason: "started over",
                 refusal: "the run \(store.directory) already has \(steps.count) checkpoint(s) (up to step \(steps.last ?? 0)) and resume mode `never` would start it over. Resume it (mode `auto`), choose another run directory, or allow overwriting (`overwrite: true`) to delete its checkpoints.")
             return nil
         case .auto, .must:
@@ -103,13 +108,13 @@ extension TrainingSession {
     func discardNewer(than step: Int64) throws {
         let newer = try store.committedSteps().filter { $0 > step }
         try delete(
-            newer, event: "discard", reason: "resumed from step \(step)",
+            newer, event: .discard, reason: "resumed from step \(step)",
             refusal: "\(store.directory) has \(newer.count) checkpoint(s) newer than \(Checkpoint.directoryName(step: step)) (up to step \(newer.last ?? 0)); resuming from it would replace them. Allow overwriting (`overwrite: true`) to delete them, or resume into another run directory.")
     }
 
     /// Deletes `steps` (crash-safely) when overwriting is allowed, recording
     /// `event`; otherwise throws `.conflict` with `refusal`.
-    func delete(_ steps: [Int64], event: String, reason: String, refusal: String) throws {
+    func delete(_ steps: [Int64], event: TrainingJournalEvent, reason: String, refusal: String) throws {
         guard !steps.isEmpty else { return }
         guard options.overwrite else { throw ResumableError(.conflict, refusal, path: store.directory) }
         for s in steps { try store.delete(step: s) }
@@ -178,3 +183,22 @@ extension TrainingSession {
         }
     }
 }
+
+extension TrainingSession {
+    /// `fields` plus `attempt` when this process is an attempt of `resumable run`
+    /// on this run (`RESUMABLE_ATTEMPT`, with `RESUMABLE_RUN_DIR` naming it), so
+    /// `RunHistory` counts the session as part of that attempt, whichever line
+    /// reaches the journal first.
+    func supervisedAttempt(_ fields: [String: JSONValue]) -> [String: JSONValue] {
+        guard let attempt = getenv("RESUMABLE_ATTEMPT").flatMap({ Int64(String(cString: $0)) }), attempt > 0,
+            let runDirectory = getenv("RESUMABLE_RUN_DIR").map({ String(cString: $0) }), !runDirectory.isEmpty,
+            FilePath.absolute(runDirectory) == FilePath.absolute(store.directory)
+        else { return fields }
+        var fields = fields
+        fields["attempt"] = .int(attempt)
+        return fields
+    }
+}
+
+/// The training loop's journal events (`source: training`).
+typealias TrainingJournalEvent = JournalEvent.Training

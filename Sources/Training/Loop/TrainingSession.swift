@@ -70,7 +70,7 @@ final class TrainingSession {
         let reason: TrainingResult.Reason = state.progress.finishReason == TrainingResult.Reason.earlyStopping.rawValue
             ? .earlyStopping : .completed
         try? store.events.append(
-            "finish",
+            TrainingJournalEvent.finish,
             [
                 "step": .int(state.progress.step), "epoch": .int(state.progress.completedEpochs),
                 "total_epochs": .int(state.progress.totalEpochs), "reason": .string(reason.rawValue),
@@ -136,7 +136,7 @@ final class TrainingSession {
         if options.saveTriggers.onSignal { try save(reason: "signal", metrics: nil) }
         try collectSave()
         try? store.events.append(
-            "interrupt",
+            TrainingJournalEvent.interrupt,
             ["signal": .string(name), "step": .int(state.progress.step), "epoch": .int(state.progress.completedEpochs)])
         let saved = lastSavedStep.map { "step \($0)" } ?? "nothing yet"
         throw ResumableError(
@@ -203,6 +203,6 @@ final class TrainingSession {
         logger.warning(
             "Replacing \(directory), which is not part of this run's history any more (damaged, or after the checkpoint resumed from).")
         try store.delete(step: step)
-        try? store.events.append("discard", ["step": .int(step), "reason": .string("replaced by a resumed run")])
+        try? store.events.append(TrainingJournalEvent.discard, ["step": .int(step), "reason": .string("replaced by a resumed run")])
     }
 }

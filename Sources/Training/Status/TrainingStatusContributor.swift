@@ -18,8 +18,8 @@ public struct TrainingStatusContributor: RunStatusContributor {
         guard let latest = try store.checkpoints().last,
             let summary = TrainingSummary(json: latest.manifest.extra[TrainingSummary.manifestKey])
         else { return nil }
-        let events = try store.events.read()
-        let (state, detail) = Self.state(summary: summary, lockIsLive: status.lock?.isLive ?? false, events: events)
+        let (state, detail) = Self.state(
+            summary: summary, lockIsLive: status.lock?.isLive ?? false, entries: status.history.entries)
         var rows = [RunStatus.Row("state", detail)]
         var progress = "epoch \(summary.completedEpochs) of \(summary.totalEpochs), step \(summary.step)"
         if summary.epochStep > 0 {
@@ -73,10 +73,14 @@ public struct TrainingStatusContributor: RunStatusContributor {
 
     /// `live`, `finished`, `interrupted` (a stop signal, state saved) or
     /// `stopped` (killed or crashed), with a sentence.
-    static func state(summary: TrainingSummary, lockIsLive: Bool, events: [JSONValue]) -> (String, String) {
+    static func state(summary: TrainingSummary, lockIsLive: Bool, entries: [JournalEntry]) -> (String, String) {
         if lockIsLive { return ("live", "live: training now") }
-        let last = events.last { ["start", "resume", "finish", "interrupt", "fail"].contains($0["event"]?.stringValue ?? "") }
-        switch last?["event"]?.stringValue {
+        // The training loop's own lines, and a supervised attempt's failure after them.
+        let last = entries.last {
+            if let name = $0.name(as: JournalEvent.Training.self) { return [.start, .resume, .finish, .interrupt].contains(name) }
+            return $0.matches(JournalEvent.Supervisor.fail)
+        }
+        switch last?.source == .training ? last?.event : nil {
         case "finish":
             return ("finished", "finished (\(last?["reason"]?.stringValue ?? summary.finishReason ?? "completed"))")
         case "interrupt":

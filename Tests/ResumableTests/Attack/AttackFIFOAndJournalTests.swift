@@ -71,7 +71,7 @@ struct AttackFIFOAndJournalTests {
         handle.seekToEndOfFile()
         handle.write(Data(#"{"event":"save","step":5"#.utf8))
         try handle.close()
-        try journal.append("save", ["step": .int(400)])
+        try journal.append(JournalEvent.Store.save, ["step": .int(400)])
         let events = try journal.read()
         #expect(events.count == before + 1, "the torn line is skipped and nothing else")
         #expect(events.last?["step"]?.intValue == 400)

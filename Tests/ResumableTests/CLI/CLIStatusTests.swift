@@ -8,9 +8,9 @@ struct CLIStatusTests {
     func json() throws {
         let run = try CLIFixture.makeRun("status-json")
         let journal = EventJournal(runDirectory: run)
-        try journal.append("start", ["attempt": 1])
-        try journal.append("fail", ["attempt": 1, "exit_code": 3])
-        try journal.append("start", ["attempt": 2])
+        try journal.append(JournalEvent.Supervisor.start, ["attempt": 1])
+        try journal.append(JournalEvent.Supervisor.fail, ["attempt": 1, "exit_code": 3])
+        try journal.append(JournalEvent.Supervisor.start, ["attempt": 2])
         let (outcome, json) = try CLIFixture.json("status", run, "--json")
         #expect(outcome.status == 0, "\(outcome)")
         let store = try CheckpointStore(directory: run)

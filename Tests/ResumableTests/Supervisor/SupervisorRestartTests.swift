@@ -36,7 +36,7 @@ struct SupervisorRestartTests {
         let dir = TestSupport.temporaryDirectory("sup-always")
         let child = try SupervisorTestSupport.script(dir, "child.sh", "echo attempt $RESUMABLE_ATTEMPT >&2; exit 9")
         let run = dir + "/run"
-        let outcome = try TestSupport.resumable("run", "--run-dir", run, "--max-restarts", "2", "--backoff", "0", "--", child)
+        let outcome = try TestSupport.resumable("run", "--run-dir", run, "--max-restarts", "2", "--crash-loop", "0", "--backoff", "0", "--", child)
         #expect(outcome.status == 1, "\(outcome)")
         let starts = try SupervisorTestSupport.events(run, "start")
         #expect(starts.map { $0["attempt"]?.intValue } == [1, 2, 3])

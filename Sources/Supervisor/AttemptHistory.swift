@@ -1,7 +1,12 @@
+public import CheckpointStore
 public import JSON
 
-/// What the journal says about a job's attempts under `resumable run`:
-/// attempts, restarts, preemptions, requeues and the last failure (for `resumable status`).
+/// The supervisor's journal events (`source: supervisor`).
+public typealias SupervisorEvent = JournalEvent.Supervisor
+
+/// The supervisor's view of the journal's summary (`RunHistory`): attempts,
+/// restarts, preemptions, requeues, the last failure and why it gave up
+/// (for `resumable status` and the supervisor's own numbering).
 public struct AttemptHistory: Sendable {
     /// One attempt that failed.
     public struct Failure: Sendable {
@@ -15,8 +20,11 @@ public struct AttemptHistory: Sendable {
         public var step: Int64?
     }
 
-    /// Attempts started (all supervisors of the run together).
-    public var attempts: Int = 0
+    /// The journal's summary this is derived from.
+    public var run: RunHistory
+    /// Attempts started by `resumable run` (all supervisors of the run together;
+    /// the training loop's own `start` lines are not attempts).
+    public var attempts: Int { run.supervisedAttempts }
     /// Restarts after failures (those counted against `--max-restarts`).
     public var restarts: Int = 0
     /// Attempts that ended preempted (exit 75 or a stop signal).
@@ -25,46 +33,54 @@ public struct AttemptHistory: Sendable {
     public var requeues: Int = 0
     /// The most recent failed attempt.
     public var lastFailure: Failure?
+    /// The supervisor's most recent `fail` line.
+    public var lastFailureEvent: JournalEntry?
     /// The last attempt's ending event (`finish`, `fail`, `preempt`), `nil` if it has not ended.
     public var lastOutcome: String?
     /// Why the supervisor last gave up, if it did after the last start.
     public var gaveUp: String?
 
     /// An empty summary (no attempts).
-    public init() {}
+    public init() { run = RunHistory() }
 
-    /// Summarises the journal's events (oldest first).
-    public init(events: [JSONValue]) {
-        for event in events {
-            guard let name = event["event"]?.stringValue.flatMap(AttemptEvent.init(rawValue:)) else { continue }
+    /// The supervisor's part of the journal's summary.
+    public init(run: RunHistory) {
+        self.run = run
+        for entry in run.entries {
+            guard let name = entry.name(as: SupervisorEvent.self) else { continue }
             switch name {
             case .start:
-                attempts += 1
                 lastOutcome = nil
                 gaveUp = nil
             case .finish:
                 lastOutcome = name.rawValue
             case .fail:
                 lastOutcome = name.rawValue
+                lastFailureEvent = entry
                 lastFailure = Failure(
-                    attempt: event["attempt"]?.intValue ?? Int64(attempts), time: event["time"]?.stringValue ?? "",
-                    reason: Self.reason(event), step: event["step"]?.intValue)
+                    attempt: entry.attempt ?? Int64(run.supervisedAttempts), time: entry.time,
+                    reason: Self.reason(entry.json), step: entry.step)
             case .preempt:
                 lastOutcome = name.rawValue
                 preemptions += 1
             case .restart:
-                if event["counted"]?.boolValue ?? true { restarts += 1 }
+                if entry["counted"]?.boolValue ?? true { restarts += 1 }
             case .giveUp:
-                gaveUp = event["message"]?.stringValue ?? event["reason"]?.stringValue ?? "gave up"
+                gaveUp = entry["message"]?.stringValue ?? entry["reason"]?.stringValue ?? "gave up"
             case .requeue:
                 requeues += 1
             }
         }
     }
 
+    /// Summarises the journal's lines (oldest first).
+    public init(events: [JSONValue]) {
+        self.init(run: RunHistory(events: events))
+    }
+
     /// Reads and summarises a run's journal.
     public init(journal: EventJournal) throws {
-        self.init(events: try journal.read())
+        self.init(run: try RunHistory(journal: journal))
     }
 
     private static func reason(_ event: JSONValue) -> String {
