@@ -14,8 +14,10 @@ import Dispatch
 /// host), memory that is reused costs a `memcpy`. Tensors in a
 /// ``TensorArena`` are copied into it lazily, copy-on-write.
 ///
-/// It is a programmer error to use a `SnapshotBuffer` from two threads at once.
-public final class SnapshotBuffer: @unchecked Sendable {
+/// It is a programmer error to use a `SnapshotBuffer` from two threads at
+/// once, so it is not `Sendable`: an ``AsyncCheckpointWriter`` owns one and
+/// uses it from one thread at a time (a save in flight excludes the others).
+public final class SnapshotBuffer {
     private var base: UnsafeMutableRawPointer?
     /// Bytes allocated.
     public private(set) var capacity = 0
@@ -37,7 +39,7 @@ public final class SnapshotBuffer: @unchecked Sendable {
     }
 
     /// A snapshot: sources that read the copies, and the copies still to make.
-    public struct Snapshot: @unchecked Sendable {
+    public struct Snapshot: Sendable {
         /// The tensors as they were when the snapshot was taken, valid until
         /// the next `snapshot` or `release`, readable once ``complete()`` returned.
         public let tensors: [TensorSource]
