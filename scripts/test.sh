@@ -10,9 +10,18 @@ scripts/setup-python.sh >&2
 
 export RESUMABLE_PYTHON="$root/.venv/bin/python"
 export RESUMABLE_BUILD_DIR="$root/.build/debug"
+# Fault injection is compiled in only for the tests (Package.swift); every
+# swift command of this script sees the same setting, so nothing rebuilds twice.
+export RESUMABLE_FAULT_INJECTION=1
 
 echo "== building" >&2
 swift build --build-tests 2>&1 | grep -v '^\[' >&2 || { echo "build failed" >&2; exit 1; }
+
+# The library's shape: public API and imports (scripts/check-api.sh).
+if [ $# -eq 0 ]; then
+  echo "== checking the public API" >&2
+  scripts/check-api.sh
+fi
 
 # A one-node Slurm cluster (munged + slurmctld + slurmd under one directory) for
 # the `resumable run --requeue` tests; stopped when this script exits.

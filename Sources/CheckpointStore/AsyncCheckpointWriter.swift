@@ -2,6 +2,7 @@ import CSystemShims
 import DurableFiles
 public import SafeTensors
 import Dispatch
+import Synchronization
 
 /// Saves checkpoints in the background, so training is blocked only while
 /// the state is snapshotted.
@@ -44,6 +45,10 @@ import Dispatch
 ///
 /// While a save is in flight, commit to the same store only through this
 /// writer. It is a programmer error to call one writer from two threads at once.
+// @unchecked: its own state (`inFlight`, `failure`, `committed`) is read and
+// written only under `condition`; `buffer` (not Sendable) is used by one
+// thread at a time, which `inFlight` guarantees (a background job holds it
+// from `inFlight = true` until it sets it back); the rest is `let` and Sendable.
 public final class AsyncCheckpointWriter: @unchecked Sendable {
     /// What `save` does when the previous save is still being written.
     public enum WhenBusy: Sendable {
@@ -84,10 +89,17 @@ public final class AsyncCheckpointWriter: @unchecked Sendable {
     private var inFlight = false
     private var failure: (any Error)?
     private var committed: Checkpoint?
+    private let hooks = Mutex<(write: (@Sendable (Int64) -> Void)?, commit: (@Sendable (Int64) -> Void)?)>((nil, nil))
     /// Runs on the background thread before the tensors are written (tests hold saves in flight with it).
-    var beforeBackgroundWrite: (@Sendable (Int64) -> Void)?
+    var beforeBackgroundWrite: (@Sendable (Int64) -> Void)? {
+        get { hooks.withLock { $0.write } }
+        set { hooks.withLock { $0.write = newValue } }
+    }
     /// Runs on the write thread before the commit (tests check its priority with it).
-    var beforeBackgroundCommit: (@Sendable (Int64) -> Void)?
+    var beforeBackgroundCommit: (@Sendable (Int64) -> Void)? {
+        get { hooks.withLock { $0.commit } }
+        set { hooks.withLock { $0.commit = newValue } }
+    }
 
     /// A writer committing to `store`, which must be opened with `.write`.
     /// - Parameter copyOnWrite: `false` copies arena tensors when `save`
@@ -198,10 +210,13 @@ public final class AsyncCheckpointWriter: @unchecked Sendable {
         condition.lock()
         inFlight = true
         condition.unlock()
-        let hook = beforeBackgroundWrite
-        let commitHook = beforeBackgroundCommit
+        let (hook, commitHook) = hooks.withLock { ($0.write, $0.commit) }
         let snapshot = groups
+        // The one crossing of the draft: filled here, then used only by the
+        // background job (this thread no longer touches it).
+        let handedOver = Transfer(draft)
         queue.async { [self] in
+            let draft = handedOver.value
             hook?(step)
             do {
                 try taken.complete()
@@ -210,6 +225,7 @@ public final class AsyncCheckpointWriter: @unchecked Sendable {
                 return
             }
             let write = { @Sendable [self] in
+                let draft = handedOver.value
                 do {
                     for group in snapshot {
                         try draft.writeTensors(group.tensors, metadata: group.metadata, named: group.name)
@@ -280,4 +296,12 @@ public final class AsyncCheckpointWriter: @unchecked Sendable {
         buffer.release()
         condition.unlock()
     }
+}
+
+/// Carries a value that is not `Sendable` from one thread to another when
+/// ownership moves with it: the sender no longer uses it after handing it
+/// over. Used only where that holds, with a comment at each use.
+struct Transfer<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
 }

@@ -4,7 +4,7 @@ import Glibc
 import DurableFiles
 public import JSON
 public import SafeTensors
-import Foundation
+import FoundationEssentials
 
 /// A checkpoint being written in `checkpoints/.staging/`. Nothing in it is
 /// visible to readers until `CheckpointStore.commit(_:)` renames it into place.
@@ -12,7 +12,11 @@ import Foundation
 /// Every file is written durably (fsynced) and hashed as it is written; the
 /// manifest is built from those records. It is a programmer error to use a
 /// draft after committing or abandoning it.
-public final class CheckpointDraft: @unchecked Sendable {
+///
+/// Not `Sendable`: a draft is mutable and belongs to one thread at a time.
+/// An ``AsyncCheckpointWriter`` fills it on the caller's thread and hands it
+/// over, whole, to its writing thread.
+public final class CheckpointDraft {
     /// The step the checkpoint will be committed at.
     public let step: Int64
     /// The staging directory the files are written to.

@@ -78,9 +78,10 @@ extension CheckpointStore {
             ])
         logger.debug("Committed \(destination)")
         var pruned: PruneReport?
-        if let retention {
+        let settings = retentionSettings
+        if let retention = settings.policy {
             do {
-                pruned = try prune(retention, protecting: protectedSteps)
+                pruned = try prune(retention, protecting: settings.protected)
             } catch {
                 warnings.append(
                     "step \(draft.step) is committed, but retention could not delete old checkpoints (they are kept; prune the run later): \(error)")

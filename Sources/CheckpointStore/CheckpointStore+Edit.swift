@@ -23,7 +23,7 @@ public enum ManifestEdit: Sendable, Hashable {
         let value: JSONValue
         do {
             value = try JSONParser(maxDepth: Manifest.maxDepth).parse(raw)
-        } catch let error as JSONParseError where error.reason.hasPrefix("JSON nested deeper than") {
+        } catch where error.reason.hasPrefix("JSON nested deeper than") {
             // Valid JSON too deep for a manifest: refused, not taken as a string.
             throw ResumableError(
                 .usage,

@@ -27,7 +27,8 @@ extension CheckpointStore {
         if !dryRun { try requireWrite("prune checkpoints") }
         let scan = try scan()
         let all = scan.checkpoints
-        let reasons = policy.reasonsToKeep(all, protected: protected.union(protectedSteps), runMonitor: run.monitor)
+        let alwaysKept = protected.union(protectedSteps)
+        let reasons = policy.reasonsToKeep(all, protected: alwaysKept, runMonitor: run.monitor)
         var kept: [(Int64, [String])] = []
         var deleted: [Int64] = []
         var freed: Int64 = 0
@@ -43,7 +44,6 @@ extension CheckpointStore {
         // loaded; it is deleted when older than the latest readable checkpoint
         // and not protected (its size is not known). A newer one is kept for
         // someone to look at, as the latest always is.
-        let alwaysKept = protected.union(protectedSteps)
         let latest = all.last?.step ?? -1
         for d in scan.damaged where d.isPrunable && d.step < latest && !alwaysKept.contains(d.step) {
             deleted.append(d.step)

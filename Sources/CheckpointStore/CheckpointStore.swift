@@ -4,6 +4,7 @@ import Glibc
 import DurableFiles
 import JSON
 public import Logging
+import Synchronization
 
 /// A run on the local file system: its identity, its committed checkpoints,
 /// and the one-writer lock.
@@ -14,7 +15,12 @@ public import Logging
 /// crashed writer left behind. Readers never see a partial checkpoint: a
 /// checkpoint exists only once its directory has been renamed into place with
 /// its manifest inside.
-public final class CheckpointStore: @unchecked Sendable {
+///
+/// A store may be shared between threads (an ``AsyncCheckpointWriter``
+/// commits on its own thread while the caller may set ``retention``): its
+/// mutable state (``run``, ``retention``, ``protectedSteps``) lives in a
+/// `Mutex`, everything else is set once by `init`.
+public final class CheckpointStore: Sendable {
     /// How a store is opened.
     public enum Access: Sendable {
         /// List, resolve, load, verify. No lock is taken.
@@ -28,7 +34,7 @@ public final class CheckpointStore: @unchecked Sendable {
     /// `directory/checkpoints`.
     public let checkpointsDirectory: String
     /// The run's identity.
-    public private(set) var run: RunInfo
+    public var run: RunInfo { state.withLock { $0.run } }
     /// Where progress and notices go.
     public let logger: Logger
     /// How the store was opened.
@@ -36,9 +42,30 @@ public final class CheckpointStore: @unchecked Sendable {
     /// The run's journal.
     public let events: EventJournal
     /// Retention applied after every commit; `nil` keeps everything.
-    public var retention: RetentionPolicy?
+    /// Safe to set from any thread; a commit in flight uses the value it read
+    /// when it began pruning.
+    public var retention: RetentionPolicy? {
+        get { state.withLock { $0.retention } }
+        set { state.withLock { $0.retention = newValue } }
+    }
     /// Steps that retention must never delete (the checkpoint a run resumed from).
-    public var protectedSteps: Set<Int64> = []
+    /// Safe to set from any thread.
+    public var protectedSteps: Set<Int64> {
+        get { state.withLock { $0.protectedSteps } }
+        set { state.withLock { $0.protectedSteps = newValue } }
+    }
+    /// What changes after `init`: read and written under the lock, never per block.
+    private struct State {
+        var run: RunInfo
+        var retention: RetentionPolicy?
+        var protectedSteps: Set<Int64> = []
+    }
+    private let state: Mutex<State>
+    /// Retention and the protected steps read together, so a commit prunes
+    /// by one consistent pair of them.
+    var retentionSettings: (policy: RetentionPolicy?, protected: Set<Int64>) {
+        state.withLock { ($0.retention, $0.protectedSteps) }
+    }
     private let lock: RunLock?
 
     var stagingDirectory: String { FilePath.join(checkpointsDirectory, ".staging") }
@@ -68,7 +95,7 @@ public final class CheckpointStore: @unchecked Sendable {
         if !exists && !(create && access == .write) {
             if FileSystem.isDirectory(FilePath.join(directory, "checkpoints")) {
                 // A run whose run.json was lost still has readable checkpoints.
-                run = RunInfo(id: "", name: FilePath.lastComponent(of: directory))
+                state = Mutex(State(run: RunInfo(id: "", name: FilePath.lastComponent(of: directory))))
                 lock = access == .write ? try RunLock.acquire(directory: directory, logger: logger) : nil
                 logger.warning("\(runFile) is missing; the run's identity is unknown.")
                 return
@@ -84,6 +111,7 @@ public final class CheckpointStore: @unchecked Sendable {
         } else {
             lock = nil
         }
+        let run: RunInfo
         if exists {
             run = try RunInfo.read(from: runFile)
         } else {
@@ -91,6 +119,7 @@ public final class CheckpointStore: @unchecked Sendable {
             try FileSystem.createOwnedDirectory(checkpointsDirectory)
             try FileSystem.writeAtomically(try run.encodedForWriting(), to: runFile)
         }
+        state = Mutex(State(run: run))
         if access == .write {
             try FileSystem.createOwnedDirectory(checkpointsDirectory)
             try cleanLeftovers()
@@ -154,13 +183,18 @@ public final class CheckpointStore: @unchecked Sendable {
         }
     }
 
-    /// Updates and durably rewrites `run.json`.
+    /// Updates and durably rewrites `run.json`. Updates from two threads
+    /// are applied one after the other (the lock is held while the file is
+    /// written; `change` must not use the store).
     public func updateRun(_ change: (inout RunInfo) -> Void) throws {
         try requireWrite("update run.json")
-        var updated = run
-        change(&updated)
-        try FileSystem.writeAtomically(try updated.encodedForWriting(), to: runFile)
-        run = updated
+        let runFile = self.runFile
+        try state.withLock { state in
+            var updated = state.run
+            change(&updated)
+            try FileSystem.writeAtomically(try updated.encodedForWriting(), to: runFile)
+            state.run = updated
+        }
     }
 
     // MARK: Listing

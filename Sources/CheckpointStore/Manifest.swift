@@ -1,4 +1,4 @@
-public import DurableFiles
+import DurableFiles
 public import JSON
 
 /// One file of a checkpoint as recorded in its manifest.

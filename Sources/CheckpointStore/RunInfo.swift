@@ -1,4 +1,4 @@
-public import DurableFiles
+import DurableFiles
 public import JSON
 
 /// Whether a smaller or a larger metric value is better.

@@ -2,7 +2,7 @@
 import Glibc
 #endif
 import DurableFiles
-public import SafeTensors
+package import SafeTensors
 import Dispatch
 
 /// One reusable block of memory that holds a copy of a training state's
@@ -14,8 +14,10 @@ import Dispatch
 /// host), memory that is reused costs a `memcpy`. Tensors in a
 /// ``TensorArena`` are copied into it lazily, copy-on-write.
 ///
-/// It is a programmer error to use a `SnapshotBuffer` from two threads at once.
-package final class SnapshotBuffer: @unchecked Sendable {
+/// It is a programmer error to use a `SnapshotBuffer` from two threads at
+/// once, so it is not `Sendable`: an ``AsyncCheckpointWriter`` owns one and
+/// uses it from one thread at a time (a save in flight excludes the others).
+package final class SnapshotBuffer {
     private var base: UnsafeMutableRawPointer?
     /// Bytes allocated.
     package private(set) var capacity = 0
@@ -37,7 +39,7 @@ package final class SnapshotBuffer: @unchecked Sendable {
     }
 
     /// A snapshot: sources that read the copies, and the copies still to make.
-    package struct Snapshot: @unchecked Sendable {
+    package struct Snapshot: Sendable {
         /// The tensors as they were when the snapshot was taken, valid until
         /// the next `snapshot` or `release`, readable once ``complete()`` returned.
         package let tensors: [TensorSource]

@@ -42,7 +42,7 @@ func hexString(_ bytes: some Sequence<UInt8>) -> String {
 /// advanced two at a time on one core (`update(_:_:_:_:)`): about 1.45× the
 /// bytes per core of one stream. Only where the processor has SHA-NI
 /// (`isAvailable`); one stream alone is no faster than swift-crypto's.
-final class PairableSHA256: @unchecked Sendable {
+final class PairableSHA256 {
     static let isAvailable = resumable_sha256_ni_available() != 0
     private var context = resumable_sha256_ctx()
 

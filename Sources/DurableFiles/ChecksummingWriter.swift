@@ -24,6 +24,13 @@ import Synchronization
 ///
 /// It is a programmer error to use one writer from two threads at once. Call
 /// `finish` or `abandon` before dropping a writer.
+// @unchecked: the mutable state (`filling`, `filled`, `held`, `segment`,
+// `stages`) belongs to the caller's thread. The stages' jobs touch only `sha`
+// (the hash thread alone, between `submit` and `drain`), `file` (its
+// `writeBlock`, in order on the I/O thread), and the Mutex-held `returned` and
+// `failure`; `drain` joins them before the caller reads `sha` or uses `file`.
+// No lock is taken per block beyond those Mutexes. Writers are handed to
+// `Parallel.map` threads whole, one thread per writer.
 package final class ChecksummingWriter: @unchecked Sendable {
     /// The file written to.
     package let file: DurableFile

@@ -7,6 +7,8 @@ import Glibc
 /// `wait()` while it does not hold, `unlock()`; the other thread changes the
 /// state under the lock and calls `broadcast()`. Foundation's `NSCondition`
 /// without Foundation.
+// @unchecked: its only state is a pthread mutex and condition variable,
+// made for use from many threads; the pointers are set once by `init`.
 package final class Condition: @unchecked Sendable {
     // Heap-allocated so the pthread objects never move; used only through
     // the pthread calls, which synchronise all access.

@@ -10,8 +10,10 @@ import CSystemShims
 /// A file being written: every write is complete or throws, `sync()` makes it
 /// durable, and the descriptor is closed exactly once.
 ///
-/// It is a programmer error to use a `DurableFile` from two threads at once.
-package final class DurableFile: @unchecked Sendable {
+/// It is a programmer error to use a `DurableFile` from two threads at once,
+/// so it is not `Sendable`: a ``ChecksummingWriter`` owns its file and hands
+/// blocks to its I/O thread in order, joining it before it syncs and closes.
+package final class DurableFile {
     /// The path the file was created at.
     package let path: String
     private var descriptor: Int32

@@ -6,7 +6,12 @@ import Synchronization
 /// alone otherwise — it never waits for the other side, so neither writer can
 /// stall the other. Each block, once hashed, is handed on (`then`) to its
 /// writer's I/O stage.
+// @unchecked: `streams` (not Sendable) are advanced only by `worker`'s jobs,
+// one at a time, or by `updateDirectly` when nothing of that side is queued,
+// and read by `digest` after `wait`; the queues are behind a Mutex.
 final class HashPairing: @unchecked Sendable {
+    // @unchecked: `bytes` points into a buffer its writer does not touch
+    // until `then` has handed it on.
     private struct Item: @unchecked Sendable {
         let bytes: UnsafeRawBufferPointer
         let then: @Sendable () -> Void

@@ -9,6 +9,9 @@ import Dispatch
 import Synchronization
 
 /// A page-aligned I/O buffer from an ``IOBufferPool``.
+// @unchecked: a handle to pool memory that one holder owns at a time (the
+// pool, a writer filling it, or its hash/I-O stage until it is returned);
+// the handle itself is immutable.
 struct IOBuffer: @unchecked Sendable {
     let base: UnsafeMutableRawPointer
     let capacity: Int

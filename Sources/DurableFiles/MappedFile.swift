@@ -8,6 +8,8 @@ import Darwin
 
 /// A read-only memory map of a whole file; the bytes stay valid while the
 /// object lives. Pages are read from disk only when touched.
+// @unchecked: immutable after `init` (a read-only mapping, unmapped in
+// `deinit`); any thread may read `bytes`.
 package final class MappedFile: @unchecked Sendable {
     /// The path that was mapped.
     package let path: String

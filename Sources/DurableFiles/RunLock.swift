@@ -6,7 +6,7 @@ import Musl
 import Darwin
 #endif
 import JSON
-public import Logging
+package import Logging
 import Synchronization
 
 /// The one-writer lock of a run: an advisory `flock` on `RUN/.lock`, whose

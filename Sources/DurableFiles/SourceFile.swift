@@ -12,7 +12,9 @@ import Musl
 /// compares the file with what it was, so a file that another process
 /// changes while it is read fails with `.corrupt` instead of being recorded
 /// half old, half new.
-package final class SourceFile: @unchecked Sendable {
+///
+/// Not `Sendable`: its descriptor changes on `close()`; one thread uses it.
+package final class SourceFile {
     /// The path it was opened at, or the one it is reported as.
     package let path: String
     /// Its size when it was opened.

@@ -41,6 +41,9 @@ import Synchronization
 /// tensor's, and no signal handler is installed.
 ///
 /// Memory is reserved, not touched: pages are made when first written.
+// @unchecked: every stored property is set once by `init` (the pointers
+// only name the mapping) or is a `Mutex`/semaphore; the tensors' bytes in it
+// are the caller's, snapshots are serialised by `snapshotToken`.
 public final class TensorArena: @unchecked Sendable {
     /// The bytes the arena can hold.
     public let capacity: Int
@@ -204,6 +207,10 @@ public final class TensorArena: @unchecked Sendable {
     /// How many snapshots found the fault handler replaced and installed it again.
     public static var faultHandlerReinstalls: UInt64 { UInt64(resumable_cow_handler_reinstalls()) }
 
+    // @unchecked for the `unowned(unsafe)` reference (a lifetime matter, not a
+    // thread one): an arena removes its entry from `registry`, under its
+    // Mutex, in `deinit`, and is looked up only for bytes inside it that the
+    // caller keeps alive.
     private struct Unowned: @unchecked Sendable {
         unowned(unsafe) let arena: TensorArena
         init(_ arena: TensorArena) { self.arena = arena }
@@ -214,7 +221,7 @@ public final class TensorArena: @unchecked Sendable {
 /// A copy-on-write snapshot of part of a ``TensorArena`` in progress: the
 /// destination holds the part as it was when the snapshot began once
 /// ``finish()`` returns. Dropping it finishes it.
-package final class CopyOnWriteSnapshot: @unchecked Sendable {
+package final class CopyOnWriteSnapshot: Sendable {
     /// The arena offset the snapshot starts at (2 MiB aligned).
     package let start: Int
     /// The bytes it covers.

@@ -5,7 +5,7 @@ import DurableFiles
 ///
 /// Opening reads only the header; a tensor's pages are read from disk when its
 /// bytes are first touched. Views stay valid while the file object lives.
-public final class SafeTensorsFile: @unchecked Sendable {
+public final class SafeTensorsFile: Sendable {
     /// The file's path.
     public let path: String
     /// The validated header.

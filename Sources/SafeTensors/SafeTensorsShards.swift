@@ -8,7 +8,7 @@ import DurableFiles
 /// object lives. A sharded set is checked against its index before use: every
 /// tensor of the index is in the shard it names, every tensor of a shard is in
 /// the index, no tensor is in two shards.
-public final class SafeTensorsShards: @unchecked Sendable {
+public final class SafeTensorsShards: Sendable {
     /// The index for a sharded set, the file itself for a single file.
     public let path: String
     /// The files, in shard order.

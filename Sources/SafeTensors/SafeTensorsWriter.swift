@@ -2,20 +2,27 @@ import DurableFiles
 import JSON
 
 /// A tensor to be written: its entry and a way to reach its bytes without copying.
-public struct TensorSource: @unchecked Sendable {
+///
+/// Writes call `withBytes` on other threads (the shards of a save are
+/// written in parallel, a snapshot is copied on every core, and a
+/// background save writes on a thread of its own), sometimes
+/// on several threads at once: it must be `@Sendable`, and only read.
+public struct TensorSource: Sendable {
     /// The tensor's name.
     public var name: String
     /// Its element type.
     public var dtype: DType
     /// Its dimensions.
     public var shape: [Int]
-    /// Calls the closure with the tensor's little-endian bytes.
-    public var withBytes: (_ body: (UnsafeRawBufferPointer) throws -> Void) throws -> Void
+    /// Calls the closure with the tensor's little-endian bytes; may be
+    /// called from any thread, and from several at once.
+    public var withBytes: @Sendable (_ body: (UnsafeRawBufferPointer) throws -> Void) throws -> Void
 
-    /// A tensor whose bytes are produced by `withBytes`.
+    /// A tensor whose bytes are produced by `withBytes`, which may be called
+    /// from any thread, and from several at once.
     public init(
         name: String, dtype: DType, shape: [Int],
-        withBytes: @escaping (_ body: (UnsafeRawBufferPointer) throws -> Void) throws -> Void
+        withBytes: @escaping @Sendable (_ body: (UnsafeRawBufferPointer) throws -> Void) throws -> Void
     ) {
         self.name = name
         self.dtype = dtype
@@ -24,14 +31,17 @@ public struct TensorSource: @unchecked Sendable {
     }
 
     /// A tensor of `Float`, `Double`, integers and the like, read from an array (no copy is made).
-    public init<T: BitwiseCopyable>(name: String, dtype: DType, shape: [Int], values: [T]) {
+    public init<T: BitwiseCopyable & Sendable>(name: String, dtype: DType, shape: [Int], values: [T]) {
         self.init(name: name, dtype: dtype, shape: shape) { (body) throws in
             try values.withUnsafeBytes { (raw: UnsafeRawBufferPointer) throws in try body(raw) }
         }
     }
 
-    /// A tensor over raw bytes that stay valid until the write returns.
+    /// A tensor over raw bytes that stay valid, and unchanged, until the write returns.
     public init(name: String, dtype: DType, shape: [Int], bytes: UnsafeRawBufferPointer) {
+        // The pointer is only read, and the caller keeps the bytes valid and
+        // unchanged until the write returns: any thread may read them meanwhile.
+        nonisolated(unsafe) let bytes = bytes
         self.init(name: name, dtype: dtype, shape: shape) { (body) throws in try body(bytes) }
     }
 
@@ -140,7 +150,7 @@ public enum SafeTensorsWriter {
 
 extension SafeTensorsWriter {
     /// One file of a multi-file write: where it goes and what it holds.
-    public struct FileSpec: @unchecked Sendable {
+    public struct FileSpec: Sendable {
         public var path: String
         public var tensors: [TensorSource]
         public var metadata: [String: String]

@@ -4,9 +4,9 @@ import DurableFiles
 /// for shards, the Hugging Face index. Made by ``ShardLayout/plan(_:named:policy:hashStreams:)``;
 /// `CheckpointDraft.writeTensors` writes it, and anything that must lay
 /// tensors out the same way uses it too.
-public struct ShardPlan: @unchecked Sendable {
+public struct ShardPlan: Sendable {
     /// One file of the set: its name and the tensors it holds, in order.
-    public struct File: @unchecked Sendable {
+    public struct File: Sendable {
         public var name: String
         public var tensors: [TensorSource]
     }

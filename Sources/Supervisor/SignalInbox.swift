@@ -6,6 +6,7 @@ import Musl
 import Darwin
 #endif
 import DurableFiles
+import Synchronization
 
 /// Where the process signal handler writes: the write end of the inbox
 /// that currently listens. Set before handlers are installed.
@@ -25,10 +26,16 @@ private let forwardingHandler: @convention(c) (Int32) -> Void = { signal in
 /// A signal handler only writes the signal number into the pipe; all work
 /// happens in the loop. `post(_:)` lets code (and tests) request the same
 /// handling as a real signal.
-public final class SignalInbox: @unchecked Sendable {
+public final class SignalInbox: Sendable {
     private let readEnd: Int32
     private let writeEnd: Int32
-    private var installed: [(Int32, sighandler_t?)] = []
+    /// The handlers `receiveProcessSignals` replaced (`nil`: the default one).
+    private let installed = Mutex<[(signal: Int32, previous: Handler?)]>([])
+
+    /// A signal handler, kept to be put back (a C function pointer, which any thread may hold).
+    private struct Handler: @unchecked Sendable {
+        let function: sighandler_t
+    }
 
     /// A new, empty inbox.
     /// - Throws: `.io` when no pipe can be created.
@@ -61,19 +68,23 @@ public final class SignalInbox: @unchecked Sendable {
         signalTargetDescriptor = writeEnd
         var unblock = sigset_t()
         sigemptyset(&unblock)
-        for number in Set(signals) {
-            installed.append((number, signal(number, forwardingHandler)))
-            sigaddset(&unblock, number)
+        installed.withLock { installed in
+            for number in Set(signals) {
+                installed.append((number, signal(number, forwardingHandler).map(Handler.init)))
+                sigaddset(&unblock, number)
+            }
         }
         pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
     }
 
     /// Puts back the handlers that were there before `receiveProcessSignals`.
     public func restoreHandlers() {
-        for (number, previous) in installed.reversed() {
-            _ = signal(number, previous)
+        installed.withLock { installed in
+            for (number, previous) in installed.reversed() {
+                _ = signal(number, previous?.function)
+            }
+            installed.removeAll()
         }
-        installed.removeAll()
     }
 
     /// Delivers `signal` as if the process had received it.

@@ -22,7 +22,7 @@ public import Logging
 /// child borrows the lock through `RESUMABLE_LOCK_TOKEN`, so its
 /// `resumable commit` works. Before every attempt the resume point is resolved
 /// again: the newest checkpoint that verifies.
-public final class Supervisor: @unchecked Sendable {
+public final class Supervisor: Sendable {
     /// What is supervised and how.
     public let configuration: SupervisorConfiguration
     /// Progress: attempts, failures, restarts (`.info`), details (`.debug`).

@@ -120,7 +120,7 @@ struct SupervisorOrphanTests {
         #expect(owner.pid == supervisor.pid)
         #expect(owner.jobProcessGroup == pid)
         #expect(owner.jobStartTicks == ProcessTable.entry(pid)?.startTicks)
-        FileManager.default.createFile(atPath: dir + "/go", contents: nil)
+        _ = FileManager.default.createFile(atPath: dir + "/go", contents: nil)
         #expect(supervisor.wait(limit: 60) == 0, "\(supervisor.stderr)")
         #expect(RunLock.recordedOwner(directory: dir + "/run") == nil, "a supervisor that ended empties the lock file")
     }
