@@ -1,10 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// A read-only memory map of a whole file; the bytes stay valid while the
 /// object lives. Pages are read from disk only when touched.

@@ -1,10 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// What `/proc` says about processes (Linux): parent, process group, state
 /// and start time, read from `/proc/PID/stat`. Used to find a job's

@@ -1,10 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// Time for the supervisor: a monotonic "now" and a pause, injectable so
 /// that tests need not wait out real backoff delays.

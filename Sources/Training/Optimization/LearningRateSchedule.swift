@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// A learning rate as a function of the global step: constant, cosine
 /// annealing or step decay, with optional linear warm-up.
