@@ -34,7 +34,9 @@ done
 
 echo "== linking the fuzzer" >&2
 dep_objects=$(find "$deps/Logging.build" "$deps/Crypto.build" "$deps/CryptoBoringWrapper.build" \
-  "$deps/CCryptoBoringSSL.build" "$deps/CCryptoBoringSSLShims.build" "$deps/CSystemShims.build" -name '*.o')
+  "$deps/CCryptoBoringSSL.build" "$deps/CCryptoBoringSSLShims.build" -name '*.o')
+# The shims' objects of the C files there are now (an older build may have left others behind).
+for c in Sources/CSystemShims/*.c; do dep_objects+=" $deps/CSystemShims.build/$(basename "$c").o"; done
 swiftc "${flags[@]}" -module-name HeaderFuzzer Fuzz/HeaderFuzzer/main.swift \
   "$out"/JSON.o "$out"/DurableFiles.o "$out"/SafeTensors.o "$out"/CheckpointStore.o $dep_objects \
   -lstdc++ -o "$out/header-fuzzer"
