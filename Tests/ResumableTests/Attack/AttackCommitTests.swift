@@ -39,18 +39,6 @@ struct AttackCommitTests {
         return hashes
     }
 
-    /// A started `resumable` process whose output is discarded.
-    static func start(_ arguments: [String]) throws -> Process {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: TestSupport.resumable)
-        process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        return process
-    }
-
     static let quietLogger: Logger = {
         var logger = Logger(label: "resumable.attack-tests")
         logger.logLevel = .error
@@ -60,14 +48,7 @@ struct AttackCommitTests {
     @Test("SIGKILL of `commit --move` at 100 random instants: every file stays in its source directory or a committed, complete checkpoint, byte-identical")
     func killMoveRepeatedly() throws {
         let base = TestSupport.temporaryDirectory("attack-move")
-        var running: Process?
-        defer {
-            if let running, running.isRunning {
-                kill(running.processIdentifier, SIGKILL)
-                running.waitUntilExit()
-            }
-            try? FileManager.default.removeItem(atPath: base)
-        }
+        defer { try? FileManager.default.removeItem(atPath: base) }
         let run = base + "/run"
         let seed = Self.seed
         var random = SplitMix64(seed: seed)
@@ -89,12 +70,12 @@ struct AttackCommitTests {
             done = index
             let source = base + "/src-\(index)"
             let hashes = try Self.makeSource(source, index: index)
-            let process = try Self.start(["commit", run, "--step", String(index), "--move", source])
-            running = process
+            let process = try TestProcess(
+                TestSupport.resumable, ["commit", run, "--step", String(index), "--move", source], stdout: .discard,
+                stderr: .discard)
             usleep(UInt32(Double(random.next() % 1000) / 1000 * window * 1_000_000))
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-            running = nil
+            process.signal(SIGKILL)
+            let ended = process.wait()
             let checkpointDirectory = run + "/checkpoints/" + Checkpoint.directoryName(step: Int64(index))
             let left = try FileSystem.contents(of: source).count
             let staging = run + "/checkpoints/.staging"
@@ -102,8 +83,8 @@ struct AttackCommitTests {
                 $0 + ((try? FileSystem.contents(of: staging + "/" + $1).count) ?? 0)
             }
             // The window adapts so that kills keep landing inside the move as the machine's load changes.
-            if process.terminationReason == .exit {
-                #expect(process.terminationStatus == 0, "kill \(index): the move ended by itself with \(process.terminationStatus)")
+            if !ended.signaled {
+                #expect(ended.status == 0, "kill \(index): the move ended by itself with \(ended.status)")
                 outcomes.finished += 1
                 window *= 0.85
             } else if FileSystem.exists(checkpointDirectory) {
@@ -171,14 +152,7 @@ struct AttackCommitTests {
     @Test("a source truncated while `commit` copies it: never a signal; exit 65 \"changed while it was being committed\", or 0 with the original bytes (20 tries)")
     func truncateWhileCommitting() throws {
         let base = TestSupport.temporaryDirectory("attack-truncate")
-        var running: Process?
-        defer {
-            if let running, running.isRunning {
-                kill(running.processIdentifier, SIGKILL)
-                running.waitUntilExit()
-            }
-            try? FileManager.default.removeItem(atPath: base)
-        }
+        defer { try? FileManager.default.removeItem(atPath: base) }
         let source = base + "/src"
         let run = base + "/run"
         try FileSystem.createDirectory(source)
@@ -201,15 +175,9 @@ struct AttackCommitTests {
         var finished = 0
         for attempt in 1...Self.truncations {
             #expect(FileManager.default.createFile(atPath: file, contents: original))
-            let errPath = base + "/stderr-\(attempt)"
-            _ = FileManager.default.createFile(atPath: errPath, contents: nil)
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: TestSupport.resumable)
-            process.arguments = ["commit", run, "--step", String(attempt), source]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle(forWritingAtPath: errPath)
-            try process.run()
-            running = process
+            let process = try TestProcess(
+                TestSupport.resumable, ["commit", run, "--step", String(attempt), source], stdout: .discard,
+                stderr: .file(base + "/stderr-\(attempt)"))
             // Once the commit has begun (its staging directory exists), truncate at a random instant of the copy.
             var waited = 0
             while process.isRunning && (try? FileSystem.contents(of: run + "/checkpoints/.staging"))?.isEmpty != false && waited < 5000 {
@@ -219,19 +187,18 @@ struct AttackCommitTests {
             usleep(UInt32(Double(random.next() % 1000) / 1000 * window * 0.5 * 1_000_000))
             let shortened = original.count / [2, 3, 4][attempt % 3]
             _ = truncate(file, off_t(shortened))
-            process.waitUntilExit()
-            running = nil
-            let stderr = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
+            let ended = process.wait()
+            let stderr = ended.stderr
             let step = Int64(attempt)
             let store = try CheckpointStore(directory: run)
-            if process.terminationReason == .uncaughtSignal {
-                Issue.record("try \(attempt) (seed \(seed)): commit died of signal \(process.terminationStatus): \(stderr)")
+            if ended.signaled {
+                Issue.record("try \(attempt) (seed \(seed)): commit died of signal \(ended.status): \(stderr)")
                 break
-            } else if process.terminationStatus == 65 {
+            } else if ended.status == 65 {
                 changed += 1
                 #expect(stderr.contains("blob.bin changed while it was being committed"), "try \(attempt): \(stderr)")
                 #expect(try !store.committedSteps().contains(step), "try \(attempt): a failed commit left a checkpoint")
-            } else if process.terminationStatus == 0 {
+            } else if ended.status == 0 {
                 finished += 1
                 // Finished before the truncation (the original bytes), or — rarely — opened the file only after it (the shorter file).
                 let checkpoint = try store.checkpoint(step: step)
@@ -242,7 +209,7 @@ struct AttackCommitTests {
                 #expect(try store.verify(checkpoint).isIntact, "try \(attempt)")
                 try FileSystem.removeTree(checkpoint.directory)
             } else {
-                Issue.record("try \(attempt) (seed \(seed)): commit exited \(process.terminationStatus): \(stderr)")
+                Issue.record("try \(attempt) (seed \(seed)): commit exited \(ended.status): \(stderr)")
                 break
             }
         }

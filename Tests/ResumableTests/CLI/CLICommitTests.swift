@@ -122,12 +122,8 @@ struct CLICommitTests {
         let big = [UInt8](repeating: 7, count: 256 << 20)
         #expect(FileManager.default.createFile(atPath: source + "/blob.bin", contents: Data(big)))
         let run = TestSupport.temporaryDirectory("commit-signal-run") + "/run"
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: TestSupport.resumable)
-        process.arguments = ["commit", run, "--step", "5", source]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let process = try TestProcess(
+            TestSupport.resumable, ["commit", run, "--step", "5", source], stdout: .discard, stderr: .discard)
         // Wait until the commit has begun writing (its staging directory exists)…
         var waited = 0
         while process.isRunning && !FileManager.default.fileExists(atPath: run + "/checkpoints/.staging") && waited < 3000 {
@@ -138,11 +134,11 @@ struct CLICommitTests {
         var sent = 0
         while process.isRunning && sent < 40 {
             usleep(20_000)
-            kill(process.processIdentifier, [SIGTERM, SIGINT, SIGUSR1][sent % 3])
+            process.signal([SIGTERM, SIGINT, SIGUSR1][sent % 3])
             sent += 1
         }
-        process.waitUntilExit()
-        #expect(process.terminationReason == .exit && process.terminationStatus == 0)
+        let ended = process.wait()
+        #expect(!ended.signaled && ended.status == 0, "\(ended)")
         #expect(sent > 0, "no signal landed during the commit")
         let checkpoint = try CheckpointStore(directory: run).checkpoint(step: 5)
         #expect(try CheckpointStore(directory: run).verify(checkpoint).isIntact)

@@ -41,7 +41,7 @@ struct CrashKillTests {
         var iteration = 0
         for kill in 1...kills {
             iteration = kill
-            let writer = try CrashWriterProcess(run: run, arguments: mode, stderrPath: log)
+            let writer = try TestProcess.crashWriter(run: run, arguments: mode, stderrPath: log)
             // Mostly after the open, spanning several commits and prunes; sometimes during the open itself.
             if random.next() % 10 == 0 {
                 usleep(UInt32(random.next() % 40_000))
@@ -50,8 +50,9 @@ struct CrashKillTests {
                 #expect(opened, "kill \(kill): the writer did not open the run: \(writer.stderr)")
                 usleep(UInt32(random.next() % 150_000))
             }
-            writer.kill()
-            let (status, signaled) = writer.wait()
+            writer.signal(SIGKILL)
+            let ended = writer.wait()
+            let (status, signaled) = (ended.status, ended.signaled)
             guard signaled && status == SIGKILL else {
                 Issue.record("kill \(kill) (seed \(seed)): the writer ended by itself with \(status): \(writer.stderr)")
                 break
@@ -76,8 +77,9 @@ struct CrashKillTests {
             }
         }
         // The run goes on after all that.
-        let writer = try CrashWriterProcess(run: run, arguments: ["--steps", "4"] + mode, stderrPath: log)
-        let (status, signaled) = writer.wait()
+        let writer = try TestProcess.crashWriter(run: run, arguments: ["--steps", "4"] + mode, stderrPath: log)
+        let ended = writer.wait()
+        let (status, signaled) = (ended.status, ended.signaled)
         #expect(status == 0 && !signaled, "the writer failed after the kills: \(writer.stderr)")
         #expect(writer.lines.last == "done")
         reported.formUnion(writer.committedSteps)

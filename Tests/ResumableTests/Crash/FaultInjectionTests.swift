@@ -162,10 +162,11 @@ struct FaultInjectionTests {
             while true {
                 let run = try Self.prepare(.commit)
                 defer { try? FileManager.default.removeItem(atPath: FilePath.parent(of: run)) }
-                let writer = try CrashWriterProcess(
+                let writer = try TestProcess.crashWriter(
                     run: run, arguments: ["--steps", "1"], environment: ["RESUMABLE_FAULT": "\(point):\(nth):EIO"],
                     stderrPath: FilePath.parent(of: run) + "/stderr")
-                let (status, signaled) = writer.wait()
+                let ended = writer.wait()
+                let (status, signaled) = (ended.status, ended.signaled)
                 #expect(!signaled)
                 if status == 0 { break }
                 triggeredCases += 1

@@ -73,8 +73,9 @@ struct DurableFilesTests {
         defer { try? FileManager.default.removeItem(atPath: FilePath.parent(of: run)) }
         let store = try CheckpointStore(directory: run, access: .write, create: true, logger: CrashInvariants.quietLogger)
         // While this process holds it, a writer process is refused (exit 75) and names this process.
-        let refused = try CrashWriterProcess(run: run, arguments: ["--steps", "1"], stderrPath: FilePath.parent(of: run) + "/err1")
-        let (status, _) = refused.wait()
+        let refused = try TestProcess.crashWriter(run: run, arguments: ["--steps", "1"], stderrPath: FilePath.parent(of: run) + "/err1")
+        let ended = refused.wait()
+        let status = ended.status
         #expect(status == ResumableError(.locked, "").exitCode)
         #expect(refused.stderr.contains("in use by pid \(getpid())"), "\(refused.stderr)")
         #expect(RunLock.currentOwner(directory: run)?.pid == getpid())
@@ -82,10 +83,10 @@ struct DurableFilesTests {
         #expect(RunLock.currentOwner(directory: run) == nil)
 
         // A writer killed while holding the lock: its lock is taken over by the next open.
-        let writer = try CrashWriterProcess(run: run, stderrPath: FilePath.parent(of: run) + "/err2")
+        let writer = try TestProcess.crashWriter(run: run, stderrPath: FilePath.parent(of: run) + "/err2")
         #expect(writer.waitForLine(startingWith: "committed "))
         #expect(RunLock.currentOwner(directory: run)?.pid == writer.pid)
-        writer.kill()
+        writer.signal(SIGKILL)
         _ = writer.wait()
         #expect(RunLock.currentOwner(directory: run) == nil, "the kernel dropped the dead writer's lock")
         let lockFile = try FileSystem.readFile(run + "/.lock")

@@ -133,10 +133,11 @@ struct TensorArenaTests {
         arguments: ["enable=no", "enable=yes,interactive=no"])
     func realFaultsStillCrash(backtrace: String) throws {
         let directory = TestSupport.temporaryDirectory("arena-segv")
-        let process = try CrashWriterProcess(
+        let process = try TestProcess.crashWriter(
             run: directory + "/unused", arguments: ["--segfault-during-snapshot"],
             environment: ["SWIFT_BACKTRACE": backtrace], stderrPath: directory + "/stderr")
-        let (status, signaled, hung) = process.wait(timeout: 120)
+        let ended = process.wait(deadline: 120)
+        let (status, signaled, hung) = (ended.status, ended.signaled, ended.timedOut)
         #expect(!hung, "still running after 120 s: \(process.stderr)")
         #expect(process.lines == ["writing to read-only memory"], "\(process.stderr)")
         #expect(signaled && status == SIGSEGV, "ended with \(status), signaled \(signaled): \(process.stderr)")
@@ -150,10 +151,11 @@ struct TensorArenaTests {
         arguments: ["enable=no", "enable=yes,interactive=no"])
     func foreignHandlers(backtrace: String) throws {
         let directory = TestSupport.temporaryDirectory("arena-foreign")
-        let process = try CrashWriterProcess(
+        let process = try TestProcess.crashWriter(
             run: directory + "/unused", arguments: ["--foreign-handlers"],
             environment: ["SWIFT_BACKTRACE": backtrace], stderrPath: directory + "/stderr")
-        let (status, signaled, hung) = process.wait(timeout: 120)
+        let ended = process.wait(deadline: 120)
+        let (status, signaled, hung) = (ended.status, ended.signaled, ended.timedOut)
         #expect(!hung, "still running after 120 s: \(process.lines) \(process.stderr)")
         #expect(
             process.lines == [
@@ -171,10 +173,11 @@ struct TensorArenaTests {
         arguments: [("default", [:]), ("api", [:]), ("env", ["RESUMABLE_COPY_ON_WRITE": "0"])] as [(String, [String: String])])
     func eagerCopies(mode: String, environment: [String: String]) throws {
         let directory = TestSupport.temporaryDirectory("arena-eager")
-        let process = try CrashWriterProcess(
+        let process = try TestProcess.crashWriter(
             run: directory + "/run", arguments: ["--snapshot-values", mode], environment: environment,
             stderrPath: directory + "/stderr")
-        let (status, _, hung) = process.wait(timeout: 120)
+        let ended = process.wait(deadline: 120)
+        let (status, hung) = (ended.status, ended.timedOut)
         #expect(!hung && status == 0, "\(process.lines) \(process.stderr)")
         #expect(process.lines.last == "values ok", "\(process.lines) \(process.stderr)")
         let installed = process.lines.first { $0.hasPrefix("installed=") } ?? ""

@@ -25,7 +25,7 @@ struct PythonExampleTests {
         #expect(try SupervisorTestSupport.events(dir + "/clean", "start").count == 1)
 
         let run = dir + "/killed"
-        let supervisor = try SupervisorTestSupport.Background(
+        let supervisor = try SupervisorTestSupport.background(
             ["run", "--run-dir", run, "--backoff", "0", "--max-restarts", "10", "--"] + args + ["--step-delay", "0.02"],
             directory: dir, environment: env)
         // Kill the child (SIGKILL, no chance to save) three times, each time after
@@ -33,7 +33,7 @@ struct PythonExampleTests {
         var kills = 0
         var lastKilledAt: Int64 = -1
         let deadline = Date().addingTimeInterval(240)
-        while kills < 3 && supervisor.process.isRunning && Date() < deadline {
+        while kills < 3 && supervisor.isRunning && Date() < deadline {
             usleep(30_000)
             let steps = (try? CheckpointStore(directory: run).committedSteps()) ?? []
             guard let latest = steps.last, latest > lastKilledAt, latest < 120,
@@ -47,7 +47,7 @@ struct PythonExampleTests {
                 lastKilledAt = latest
             }
         }
-        let status = supervisor.wait(limit: 240)
+        let status = supervisor.wait(deadline: 240).status
         #expect(kills == 3)
         #expect(status == 0, "\(supervisor.stderr)")
         let fails = try SupervisorTestSupport.events(run, "fail")
@@ -66,11 +66,11 @@ struct PythonExampleTests {
         let args = [TestSupport.python, Self.script, "--steps", "80", "--save-every", "40", "--seed", "5"]
         let env = ["RESUMABLE_BIN": TestSupport.resumable]
         let run = dir + "/run"
-        let supervisor = try SupervisorTestSupport.Background(
+        let supervisor = try SupervisorTestSupport.background(
             ["run", "--run-dir", run, "--"] + args + ["--step-delay", "0.05"], directory: dir, environment: env)
         #expect(SupervisorTestSupport.waitForFile(run + "/checkpoints/step-000000000040"))
         supervisor.signal(SIGTERM)
-        #expect(supervisor.wait() == 75, "\(supervisor.stderr)")
+        #expect(supervisor.wait(deadline: 120).status == 75, "\(supervisor.stderr)")
         let preempt = try SupervisorTestSupport.events(run, "preempt")
         #expect(preempt.first?["exit_code"]?.intValue == 75)
         let saved = try CheckpointStore(directory: run).committedSteps()

@@ -90,12 +90,12 @@ struct SlurmRequeueTests {
         _ = try SupervisorTestSupport.script(dir + "/bin", "scontrol", "echo \"$@\" >> \(dir)/scontrol.args")
         let child = try SupervisorTestSupport.script(dir, "child.sh", "touch \(dir)/ready; while :; do sleep 0.1; done")
         let path = dir + "/bin:" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
-        let supervisor = try SupervisorTestSupport.Background(
+        let supervisor = try SupervisorTestSupport.background(
             ["run", "--run-dir", dir + "/run", "--requeue", "--grace", "5", "--", child], directory: dir,
             environment: ["SLURM_JOB_ID": "4242", "PATH": path])
         #expect(SupervisorTestSupport.waitForFile(dir + "/ready"))
         supervisor.signal(SIGTERM)
-        #expect(supervisor.wait() == 75, "\(supervisor.stderr)")
+        #expect(supervisor.wait(deadline: 120).status == 75, "\(supervisor.stderr)")
         #expect(try String(contentsOfFile: dir + "/scontrol.args", encoding: .utf8) == "requeue 4242\n")
         let requeue = try SupervisorTestSupport.events(dir + "/run", "requeue")
         #expect(requeue.count == 1 && requeue.first?["exit_code"]?.intValue == 0)

@@ -59,7 +59,7 @@ struct SupervisorOrphanTests {
             }
             let job = try Self.script(
                 dir, "job.sh", "echo $$ > \(dir)/job.pid; sleep 1000 & touch \(dir)/ready; wait")
-            let supervisor = try SupervisorTestSupport.Background(
+            let supervisor = try SupervisorTestSupport.background(
                 ["run", "--run-dir", dir + "/run", "--", job], directory: dir, environment: ["RESUMABLE_TEST_MARKER": marker])
             // Even tries: any instant, also before the job starts; odd tries: while it runs.
             if attempt % 2 == 0 {
@@ -69,7 +69,7 @@ struct SupervisorOrphanTests {
                 usleep(UInt32.random(in: 0...200_000))
             }
             supervisor.signal(SIGKILL)
-            _ = supervisor.wait()
+            supervisor.wait(deadline: 120)
             let killed = Date()
             let gone = Self.waitUntil(10) { Self.marked(marker).isEmpty }
             slowest = max(slowest, Date().timeIntervalSince(killed))
@@ -95,8 +95,8 @@ struct SupervisorOrphanTests {
             while [ ! -s \(dir)/escaped.pid ]; do sleep 0.01; done
             exit 0
             """)
-        let supervisor = try SupervisorTestSupport.Background(["run", "--run-dir", dir + "/run", "--", job], directory: dir)
-        let status = supervisor.wait(limit: 60)
+        let supervisor = try SupervisorTestSupport.background(["run", "--run-dir", dir + "/run", "--", job], directory: dir)
+        let status = supervisor.wait(deadline: 60).status
         escaped = Self.readPid(dir + "/escaped.pid")
         #expect(status == 0, "\(supervisor.stderr)")
         let pid = try #require(escaped)
@@ -110,8 +110,8 @@ struct SupervisorOrphanTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let job = try Self.script(
             dir, "job.sh", "echo $$ > \(dir)/job.pid; while [ ! -e \(dir)/go ]; do sleep 0.02; done")
-        let supervisor = try SupervisorTestSupport.Background(["run", "--run-dir", dir + "/run", "--", job], directory: dir)
-        defer { supervisor.signal(SIGKILL); _ = supervisor.wait() }
+        let supervisor = try SupervisorTestSupport.background(["run", "--run-dir", dir + "/run", "--", job], directory: dir)
+        defer { supervisor.signal(SIGKILL); supervisor.wait(deadline: 120) }
         #expect(SupervisorTestSupport.waitForFile(dir + "/job.pid"))
         let pid = try #require(Self.readPid(dir + "/job.pid"))
         // The supervisor records the job right after starting it.
@@ -121,7 +121,7 @@ struct SupervisorOrphanTests {
         #expect(owner.jobProcessGroup == pid)
         #expect(owner.jobStartTicks == ProcessTable.entry(pid)?.startTicks)
         _ = FileManager.default.createFile(atPath: dir + "/go", contents: nil)
-        #expect(supervisor.wait(limit: 60) == 0, "\(supervisor.stderr)")
+        #expect(supervisor.wait(deadline: 60).status == 0, "\(supervisor.stderr)")
         #expect(RunLock.recordedOwner(directory: dir + "/run") == nil, "a supervisor that ended empties the lock file")
     }
 

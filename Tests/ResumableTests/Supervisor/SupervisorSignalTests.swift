@@ -12,11 +12,11 @@ struct SupervisorSignalTests {
         let child = try SupervisorTestSupport.script(
             dir, "child.sh", "trap '' TERM; touch \(dir)/ready; while :; do sleep 0.1; done")
         let run = dir + "/run"
-        let supervisor = try SupervisorTestSupport.Background(
+        let supervisor = try SupervisorTestSupport.background(
             ["run", "--run-dir", run, "--grace", "1", "--", child], directory: dir)
         #expect(SupervisorTestSupport.waitForFile(dir + "/ready"))
         supervisor.signal(SIGTERM)
-        let status = supervisor.wait()
+        let status = supervisor.wait(deadline: 120).status
         #expect(status == 75, "\(supervisor.stderr)")
         let preempt = try SupervisorTestSupport.events(run, "preempt")
         #expect(preempt.count == 1)
@@ -41,11 +41,11 @@ struct SupervisorSignalTests {
             exit 75
             """)
         let run = dir + "/run"
-        let supervisor = try SupervisorTestSupport.Background(
+        let supervisor = try SupervisorTestSupport.background(
             ["run", "--run-dir", run, "--preempt-signal", "USR1", "--grace", "30", "--", child], directory: dir)
         #expect(SupervisorTestSupport.waitForFile(dir + "/ready"))
         supervisor.signal(SIGUSR1)
-        let status = supervisor.wait()
+        let status = supervisor.wait(deadline: 120).status
         #expect(status == 75, "\(supervisor.stderr)")
         #expect((try? String(contentsOfFile: dir + "/grandchild.txt", encoding: .utf8)) == "USR1\n")
         #expect((try? String(contentsOfFile: dir + "/child.txt", encoding: .utf8)) == "USR1\n")
@@ -61,14 +61,14 @@ struct SupervisorSignalTests {
         let child = try SupervisorTestSupport.script(
             dir, "child.sh", "trap 'touch \(dir)/got-int' INT; touch \(dir)/ready; while :; do sleep 0.1; done")
         let run = dir + "/run"
-        let supervisor = try SupervisorTestSupport.Background(
+        let supervisor = try SupervisorTestSupport.background(
             ["run", "--run-dir", run, "--grace", "600", "--", child], directory: dir)
         #expect(SupervisorTestSupport.waitForFile(dir + "/ready"))
         supervisor.signal(SIGINT)
         #expect(SupervisorTestSupport.waitForFile(dir + "/got-int"))
         supervisor.signal(SIGINT)
         // With a 600 s grace period only the second signal can end this within the wait limit.
-        let status = supervisor.wait(limit: 300)
+        let status = supervisor.wait(deadline: 300).status
         #expect(status == 75, "\(supervisor.stderr)")
         #expect(try SupervisorTestSupport.events(run, "preempt").first?["killed"]?.boolValue == true)
     }
@@ -77,12 +77,12 @@ struct SupervisorSignalTests {
     func requeueWithoutSlurm() throws {
         let dir = TestSupport.temporaryDirectory("sup-noslurm")
         let child = try SupervisorTestSupport.script(dir, "child.sh", "touch \(dir)/ready; while :; do sleep 0.1; done")
-        let supervisor = try SupervisorTestSupport.Background(
+        let supervisor = try SupervisorTestSupport.background(
             ["run", "--run-dir", dir + "/run", "--requeue", "--", child], directory: dir,
             environment: ["SLURM_JOB_ID": ""])
         #expect(SupervisorTestSupport.waitForFile(dir + "/ready"))
         supervisor.signal(SIGTERM)
-        #expect(supervisor.wait() == 75)
+        #expect(supervisor.wait(deadline: 120).status == 75)
         #expect(supervisor.stderr.contains("SLURM_JOB_ID is not set"))
         #expect(try SupervisorTestSupport.events(dir + "/run", "requeue").isEmpty)
     }

@@ -41,42 +41,13 @@ enum SupervisorTestSupport {
         return false
     }
 
-    /// `resumable run …` started in the background, output to files in `directory`.
-    final class Background {
-        let process = Process()
-        let stdoutPath: String
-        let stderrPath: String
-
-        init(_ arguments: [String], directory: String, environment: [String: String] = [:]) throws {
-            stdoutPath = directory + "/supervisor.out"
-            stderrPath = directory + "/supervisor.err"
-            _ = FileManager.default.createFile(atPath: stdoutPath, contents: nil)
-            _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
-            process.executableURL = URL(fileURLWithPath: TestSupport.resumable)
-            process.arguments = arguments
-            var env = ProcessInfo.processInfo.environment
-            for (k, v) in environment { env[k] = v }
-            process.environment = env
-            process.currentDirectoryURL = URL(fileURLWithPath: directory)
-            process.standardOutput = FileHandle(forWritingAtPath: stdoutPath)
-            process.standardError = FileHandle(forWritingAtPath: stderrPath)
-            process.standardInput = FileHandle.nullDevice
-            try process.run()
-        }
-
-        var pid: Int32 { process.processIdentifier }
-
-        func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
-
-        /// Waits for the supervisor to exit (killing it after `limit` seconds) and returns its exit status.
-        func wait(limit: Double = 120) -> Int32 {
-            let deadline = Date().addingTimeInterval(limit)
-            while process.isRunning && Date() < deadline { usleep(20_000) }
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-            process.waitUntilExit()
-            return process.terminationStatus
-        }
-
-        var stderr: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
+    /// `resumable run …` started in the background in `directory`, its
+    /// stdout and stderr to `supervisor.out` and `supervisor.err` there.
+    static func background(_ arguments: [String], directory: String, environment: [String: String] = [:]) throws
+        -> TestProcess
+    {
+        try TestProcess(
+            TestSupport.resumable, arguments, environment: environment, directory: directory,
+            stdout: .file(directory + "/supervisor.out"), stderr: .file(directory + "/supervisor.err"))
     }
 }

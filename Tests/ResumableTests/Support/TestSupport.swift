@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import Resumable
 
 /// Shared helpers for the test suite: temporary directories, the package's
@@ -48,20 +47,10 @@ enum TestSupport {
     }
 
     /// The outcome of a finished process.
-    struct Outcome: CustomStringConvertible {
-        var status: Int32
-        /// Whether the process ended by a signal (`status` is then the signal number).
-        var signaled: Bool
-        var stdout: String
-        var stderr: String
-        /// Whether the process was still running at its deadline and was killed then.
-        var timedOut = false
-        var description: String {
-            "exit \(status)\(signaled ? " (signal)" : "")\(timedOut ? " (killed at its deadline)" : "")\nstdout: \(stdout)\nstderr: \(stderr)"
-        }
-    }
+    typealias Outcome = TestProcess.Outcome
 
-    /// Runs a program to completion, capturing its output.
+    /// Runs a program to completion, capturing its output (a `TestProcess`
+    /// with a pipe for stdin that holds `stdin` and is then closed).
     /// - Parameter deadline: seconds after which the process is killed (SIGKILL)
     ///   and the outcome marked `timedOut`, for tests of what must never block.
     @discardableResult
@@ -69,47 +58,8 @@ enum TestSupport {
         _ executable: String, _ arguments: [String], environment: [String: String] = [:], directory: String? = nil,
         stdin: String? = nil, deadline: Double? = nil
     ) throws -> Outcome {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        var env = ProcessInfo.processInfo.environment
-        for (k, v) in environment { env[k] = v }
-        process.environment = env
-        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        let input = Pipe()
-        process.standardInput = input
-        try process.run()
-        let killedAtDeadline = Mutex(false)
-        if let deadline {
-            let pid = process.processIdentifier
-            DispatchQueue.global().asyncAfter(deadline: .now() + deadline) {
-                if process.isRunning {
-                    killedAtDeadline.withLock { $0 = true }
-                    kill(pid, SIGKILL)
-                }
-            }
-        }
-        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
-        try? input.fileHandleForWriting.close()
-        // Read both pipes concurrently so a chatty child never blocks.
-        nonisolated(unsafe) var errData = Data()
-        let group = DispatchGroup()
-        group.enter()
-        DispatchQueue.global().async {
-            errData = err.fileHandleForReading.readDataToEndOfFile()
-            group.leave()
-        }
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
-        process.waitUntilExit()
-        return Outcome(
-            status: process.terminationStatus, signaled: process.terminationReason == .uncaughtSignal,
-            stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self),
-            timedOut: killedAtDeadline.withLock { $0 })
+        try TestProcess(executable, arguments, environment: environment, directory: directory, stdin: .text(stdin ?? ""))
+            .wait(deadline: deadline)
     }
 
     /// Runs the built `resumable` binary.

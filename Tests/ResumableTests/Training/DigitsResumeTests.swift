@@ -30,45 +30,30 @@ struct DigitsResumeTests {
     static func run(
         _ arguments: [String], signal: Int32? = nil, at prefix: String = "step ", count: Int = 1, then: String? = nil
     ) throws -> (status: Int32, signaled: Bool, lines: [String]) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: digits)
-        process.arguments = arguments
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let process = try TestProcess(digits, arguments, stdout: .capture, stderr: .discard)
         var lines: [String] = []
-        var pending = Data()
         var seen = 0
         var sent = false
         var armed = false
-        let handle = out.fileHandleForReading
-        while true {
-            let chunk = handle.availableData
-            if chunk.isEmpty { break }
-            pending.append(chunk)
-            while let newline = pending.firstIndex(of: 0x0A) {
-                let line = String(decoding: pending[pending.startIndex..<newline], as: UTF8.self)
-                pending.removeSubrange(pending.startIndex...newline)
-                lines.append(line)
-                if let signal, !sent, armed, let then, line.hasPrefix(then) {
-                    kill(process.processIdentifier, signal)
-                    sent = true
-                } else if let signal, !sent, !armed, line.hasPrefix(prefix) {
-                    seen += 1
-                    if seen >= count {
-                        if then == nil {
-                            kill(process.processIdentifier, signal)
-                            sent = true
-                        } else {
-                            armed = true
-                        }
+        while let line = process.nextLine() {
+            lines.append(line)
+            if let signal, !sent, armed, let then, line.hasPrefix(then) {
+                process.signal(signal)
+                sent = true
+            } else if let signal, !sent, !armed, line.hasPrefix(prefix) {
+                seen += 1
+                if seen >= count {
+                    if then == nil {
+                        process.signal(signal)
+                        sent = true
+                    } else {
+                        armed = true
                     }
                 }
             }
         }
-        process.waitUntilExit()
-        return (process.terminationStatus, process.terminationReason == .uncaughtSignal, lines)
+        let outcome = process.wait()
+        return (outcome.status, outcome.signaled, lines)
     }
 
     /// The bytes of the files of the latest checkpoint that must match.
@@ -160,24 +145,13 @@ struct DigitsResumeTests {
         // A second signal while the save is paused: the process ends by the signal.
         var arguments = Self.arguments(stopped, epochs: 3, async: async)
         arguments[arguments.count - 1] = "400"
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.digits)
-        process.arguments = arguments
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        var text = ""
-        while !text.contains("save-begin") {
-            let chunk = out.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            text += String(decoding: chunk, as: UTF8.self)
-        }
-        kill(process.processIdentifier, SIGTERM)
+        let process = try TestProcess(Self.digits, arguments, stdout: .capture, stderr: .discard)
+        while let line = process.nextLine(), !line.contains("save-begin") {}
+        process.signal(SIGTERM)
         usleep(50_000)
-        kill(process.processIdentifier, SIGTERM)
-        process.waitUntilExit()
-        #expect(process.terminationReason == .uncaughtSignal && process.terminationStatus == SIGTERM)
+        process.signal(SIGTERM)
+        let ended = process.wait()
+        #expect(ended.signaled && ended.status == SIGTERM)
         let verify = try TestSupport.resumable("verify", stopped)
         #expect(verify.status == 0, "\(verify)")
         #expect(try Self.run(Self.arguments(stopped, epochs: 3, async: async)).status == 0)
@@ -248,16 +222,12 @@ struct DigitsResumeTests {
     func earlySignal() throws {
         let base = TestSupport.temporaryDirectory("digits-early-signal")
         for (n, delay) in [0.15, 0.3, 0.6].enumerated() {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: Self.digits)
-            process.arguments = Self.arguments(base + "/run\(n)", epochs: 30)
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
+            let process = try TestProcess(
+                Self.digits, Self.arguments(base + "/run\(n)", epochs: 30), stdout: .discard, stderr: .discard)
             Thread.sleep(forTimeInterval: delay)
-            kill(process.processIdentifier, SIGINT)
-            process.waitUntilExit()
-            #expect(process.terminationReason == .exit && process.terminationStatus == 75, "after \(delay) s: \(process.terminationReason.rawValue) \(process.terminationStatus)")
+            process.signal(SIGINT)
+            let ended = process.wait()
+            #expect(!ended.signaled && ended.status == 75, "after \(delay) s: \(ended)")
         }
     }
 }
