@@ -34,6 +34,9 @@ extension Supervisor {
             attempt: attempt, resumeFrom: resume, lockToken: store.lockToken)
         let started = clock.now()
         let child = try ChildProcess.spawn(config.command, environment: environment)
+        // At once: until the watchdog runs, a supervisor killed now takes only
+        // the job's first process with it (its parent-death signal).
+        let watchdog = JobWatchdog.start(processGroup: child.processGroup)
         var start: [String: JSONValue] = [
             "attempt": .int(Int64(attempt)), "pid": .int(Int64(child.pid)),
             "command": .array(config.command.map { .string($0) }),
@@ -48,7 +51,6 @@ extension Supervisor {
         logger.info(
             "Attempt \(attempt) started (pid \(child.pid)), \(resume.map { "resuming from step \($0.step)" } ?? "fresh start").")
 
-        let watchdog = JobWatchdog.start(processGroup: child.processGroup)
         if watchdog == nil {
             logger.warning(
                 "Could not start the watchdog of attempt \(attempt) (\(String(cString: strerror(errno)))): if this supervisor is killed, processes the job started may outlive it.")

@@ -112,7 +112,8 @@ struct SupervisorOrphanTests {
             dir, "job.sh", "echo $$ > \(dir)/job.pid; while [ ! -e \(dir)/go ]; do sleep 0.02; done")
         let supervisor = try SupervisorTestSupport.background(["run", "--run-dir", dir + "/run", "--", job], directory: dir)
         defer { supervisor.signal(SIGKILL); supervisor.wait(deadline: 120) }
-        #expect(SupervisorTestSupport.waitForFile(dir + "/job.pid"))
+        // The file exists before the shell has written the pid into it: wait for the pid.
+        #expect(Self.waitUntil(60) { Self.readPid(dir + "/job.pid") != nil })
         let pid = try #require(Self.readPid(dir + "/job.pid"))
         // The supervisor records the job right after starting it.
         #expect(Self.waitUntil(30) { RunLock.recordedOwner(directory: dir + "/run")?.jobProcessGroup != nil })
@@ -131,7 +132,8 @@ struct SupervisorOrphanTests {
         let body = closeInherited + "; echo $$ > \(dir)/orphan.pid; exec sleep 1000"
         let start = try TestSupport.run("/bin/bash", ["-c", "setsid bash -c '\(body)' </dev/null >/dev/null 2>&1 &"])
         #expect(start.status == 0, "\(start)")
-        #expect(SupervisorTestSupport.waitForFile(dir + "/orphan.pid"))
+        // The file exists before the shell has written the pid into it: wait for the pid.
+        #expect(waitUntil(60) { readPid(dir + "/orphan.pid") != nil })
         let pid = try #require(readPid(dir + "/orphan.pid"))
         #expect(waitUntil(10) { ProcessTable.commandLine(pid) == "sleep 1000" })
         let ticks = try #require(ProcessTable.entry(pid)?.startTicks)
