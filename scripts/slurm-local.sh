@@ -111,12 +111,22 @@ start() {
     launch "$D/log/slurmd.out" slurmd -D -f "$CONF"
     echo "$LAUNCHED" > "$D/run/slurmd.pid.own"
   fi
-  for _ in $(seq 150); do
-    state=$(sinfo -h -o %T 2>/dev/null || true)
+  # At most 60 s in all: each sinfo is bounded, and a daemon that died (a
+  # port another cluster on this machine holds, say) ends the wait at once.
+  local deadline=$((SECONDS + 60))
+  while [ $SECONDS -lt $deadline ]; do
+    state=$(timeout 5 sinfo -h -o %T 2>/dev/null || true)
     case "$state" in idle*|mixed*|allocated*) echo "export SLURM_CONF=$CONF"; return 0 ;; esac
+    for daemon in slurmctld slurmd; do
+      if ! pid_alive "$D/run/$daemon.pid.own"; then
+        echo "slurm-local: $daemon exited at start; its log says:" >&2
+        tail -3 "$D/log/$daemon.log" "$D/log/$daemon.out" >&2 2>/dev/null || true
+        return 1
+      fi
+    done
     sleep 0.2
   done
-  echo "slurm-local: the node did not become idle within 30 s (state: ${state:-none}); logs in $D/log" >&2
+  echo "slurm-local: the node did not become idle within 60 s (state: ${state:-none}); logs in $D/log" >&2
   return 1
 }
 

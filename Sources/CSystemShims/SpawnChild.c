@@ -28,10 +28,18 @@ static void write_errno_and_exit(int fd, int code) {
 }
 
 int resumable_spawn_job(const char *file, char *const argv[], char *const envp[], const int *default_signals,
-                        int default_signal_count, int *error) {
+                        int default_signal_count, int *error, int *watchdog_pid, int *watchdog_fd) {
     int report[2];
+    // The child waits on `gate` before its exec until the watchdog runs.
+    int gate[2];
     if (pipe2(report, O_CLOEXEC) != 0) {
         *error = errno;
+        return -1;
+    }
+    if (pipe2(gate, O_CLOEXEC) != 0) {
+        *error = errno;
+        close(report[0]);
+        close(report[1]);
         return -1;
     }
     pid_t parent = getpid();
@@ -40,10 +48,13 @@ int resumable_spawn_job(const char *file, char *const argv[], char *const envp[]
         *error = errno;
         close(report[0]);
         close(report[1]);
+        close(gate[0]);
+        close(gate[1]);
         return -1;
     }
     if (pid == 0) {
         close(report[0]);
+        close(gate[1]);
         // The leader of a process group of its own, so signals reach all it starts.
         if (setpgid(0, 0) != 0) write_errno_and_exit(report[1], errno);
         struct sigaction action;
@@ -61,10 +72,30 @@ int resumable_spawn_job(const char *file, char *const argv[], char *const envp[]
 #endif
         // The supervisor died before the parent-death signal was armed.
         if (getppid() != parent) _exit(137);
+        // Wait until the supervisor has started the watchdog: end of file
+        // means it died first, and nothing of the job may start unwatched.
+        char go = 0;
+        ssize_t got;
+        do {
+            got = read(gate[0], &go, 1);
+        } while (got < 0 && errno == EINTR);
+        if (got != 1) _exit(137);
+        close(gate[0]);
         execvpe(file, argv, envp);
         write_errno_and_exit(report[1], errno);
     }
     close(report[1]);
+    close(gate[0]);
+    if (watchdog_pid != NULL) {
+        *watchdog_fd = -1;
+        *watchdog_pid = resumable_start_watchdog(pid, watchdog_fd);
+    }
+    char go = 1;
+    ssize_t sent;
+    do {
+        sent = write(gate[1], &go, 1);
+    } while (sent < 0 && errno == EINTR);
+    close(gate[1]);
     int code = 0;
     ssize_t n;
     do {
@@ -72,9 +103,18 @@ int resumable_spawn_job(const char *file, char *const argv[], char *const envp[]
     } while (n < 0 && errno == EINTR);
     close(report[0]);
     if (n == (ssize_t)sizeof code) {
-        // exec failed: collect the child, report why.
+        // exec failed: collect the child (and dismiss its watchdog), report why.
         int status;
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+        if (watchdog_pid != NULL && *watchdog_pid > 0) {
+            char dismiss = 1;
+            ssize_t ignored = write(*watchdog_fd, &dismiss, 1);
+            (void)ignored;
+            close(*watchdog_fd);
+            while (waitpid(*watchdog_pid, &status, 0) < 0 && errno == EINTR) {}
+            *watchdog_pid = -1;
+            *watchdog_fd = -1;
+        }
         *error = code;
         return -1;
     }

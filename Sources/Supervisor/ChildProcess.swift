@@ -23,6 +23,22 @@ public struct ChildProcess: Sendable {
     /// - Throws: `.usage` for an empty command; `.notFound` when the program
     ///   does not exist or cannot be executed (or no process can be created).
     public static func spawn(_ arguments: [String], environment: [String: String]) throws -> ChildProcess {
+        try spawn(arguments, environment: environment, watched: false).child
+    }
+
+    /// Starts the job as `spawn` does, with a `JobWatchdog` for its process
+    /// group started while the child still waits before its exec, so no
+    /// process of the job ever runs unwatched. The watchdog is `nil` when it
+    /// could not be started (`errno` says why); the job runs all the same.
+    static func spawnWatched(_ arguments: [String], environment: [String: String]) throws
+        -> (child: ChildProcess, watchdog: JobWatchdog?)
+    {
+        try spawn(arguments, environment: environment, watched: true)
+    }
+
+    private static func spawn(_ arguments: [String], environment: [String: String], watched: Bool) throws
+        -> (child: ChildProcess, watchdog: JobWatchdog?)
+    {
         guard let program = arguments.first, !program.isEmpty else {
             throw ResumableError(.usage, "no command to run was given; put it after `--`.")
         }
@@ -34,14 +50,20 @@ public struct ChildProcess: Sendable {
             envp.forEach { free($0) }
         }
         var code: Int32 = 0
-        let pid = resumable_spawn_job(program, argv, envp, defaults, Int32(defaults.count), &code)
+        var watchdogPID: Int32 = -1
+        var watchdogFD: Int32 = -1
+        let pid =
+            watched
+            ? resumable_spawn_job(program, argv, envp, defaults, Int32(defaults.count), &code, &watchdogPID, &watchdogFD)
+            : resumable_spawn_job(program, argv, envp, defaults, Int32(defaults.count), &code, nil, nil)
         guard pid > 0 else {
             throw ResumableError(
                 .notFound,
                 "cannot start \(program): \(String(cString: strerror(code))). Check the command after `--` and your PATH.",
                 path: program, errno: code)
         }
-        return ChildProcess(pid: pid)
+        let watchdog = watchdogPID > 0 ? JobWatchdog(pid: watchdogPID, descriptor: watchdogFD) : nil
+        return (ChildProcess(pid: pid), watchdog)
     }
 
     /// Collects the child's exit status if it has ended; `nil` while it runs.

@@ -12,12 +12,10 @@ struct JobWatchdog {
     let pid: Int32
     private let descriptor: Int32
 
-    /// Starts a watchdog for `processGroup`, or returns `nil` with `errno` set.
-    static func start(processGroup: Int32) -> JobWatchdog? {
-        var descriptor: Int32 = -1
-        let pid = resumable_start_watchdog(processGroup, &descriptor)
-        guard pid > 0 else { return nil }
-        return JobWatchdog(pid: pid, descriptor: descriptor)
+    /// The watchdog `ChildProcess.spawnWatched` started: its pid and the write end of its pipe.
+    init(pid: Int32, descriptor: Int32) {
+        self.pid = pid
+        self.descriptor = descriptor
     }
 
     /// Tells the watchdog to exit without killing anything, and collects it.

@@ -33,10 +33,8 @@ extension Supervisor {
             base: config.environment, run: store.run, runDirectory: FilePath.absolute(config.runDirectory),
             attempt: attempt, resumeFrom: resume, lockToken: store.lockToken)
         let started = clock.now()
-        let child = try ChildProcess.spawn(config.command, environment: environment)
-        // At once: until the watchdog runs, a supervisor killed now takes only
-        // the job's first process with it (its parent-death signal).
-        let watchdog = JobWatchdog.start(processGroup: child.processGroup)
+        // The watchdog starts before the job's exec: no process of the job runs unwatched.
+        let (child, watchdog) = try ChildProcess.spawnWatched(config.command, environment: environment)
         var start: [String: JSONValue] = [
             "attempt": .int(Int64(attempt)), "pid": .int(Int64(child.pid)),
             "command": .array(config.command.map { .string($0) }),

@@ -76,8 +76,13 @@ int resumable_lower_thread_priority(int increment);
 /// with `*error` set to the errno of the failed fork or exec (the child is
 /// then already collected). The parent-death signal fires when the calling
 /// *thread* ends: call it from the thread that waits for the job.
+///
+/// With `watchdog_pid` non-NULL, a watchdog for the child's process group
+/// (see `resumable_start_watchdog`) is started while the child waits before
+/// its exec, so no process of the job can exist unwatched; `*watchdog_pid`
+/// is its pid (or -1 with `*watchdog_fd` -1 when it could not be started).
 int resumable_spawn_job(const char *file, char *const argv[], char *const envp[], const int *default_signals,
-                        int default_signal_count, int *error);
+                        int default_signal_count, int *error, int *watchdog_pid, int *watchdog_fd);
 
 /// Starts a watchdog process that sends SIGKILL to `process_group` when the
 /// caller dies, and exits without doing anything when one byte is written to
