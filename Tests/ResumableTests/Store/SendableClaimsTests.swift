@@ -1,3 +1,4 @@
+import Foundation
 import Dispatch
 import Synchronization
 import Testing
@@ -26,15 +27,22 @@ struct SendableClaimsTests {
         store.protectedSteps = protected(0)
         let shared = Shared()
         let done = DispatchGroup()
-        DispatchQueue.global().async(group: done) {
+        // Threads of their own (not the shared pool, which a busy suite may
+        // not run before the saves are over), pausing a little between turns
+        // so two cores still have room for the writer.
+        done.enter()
+        Thread.detachNewThread {
             var round = 0
             while !shared.stop.load(ordering: .relaxed) {
                 round += 1
                 store.retention = RetentionPolicy(keepLast: 2 + round % 2)
                 store.protectedSteps = protected(round)
+                usleep(50)
             }
+            done.leave()
         }
-        DispatchQueue.global().async(group: done) {
+        done.enter()
+        Thread.detachNewThread {
             while !shared.stop.load(ordering: .relaxed) {
                 let steps = store.protectedSteps
                 let keep = store.retention?.keepLast
@@ -42,8 +50,13 @@ struct SendableClaimsTests {
                     shared.inconsistent.add(1, ordering: .relaxed)
                 }
                 shared.reads.add(1, ordering: .relaxed)
+                usleep(50)
             }
+            done.leave()
         }
+        // The saves start once the reader runs.
+        let started = ContinuousClock.now
+        while shared.reads.load(ordering: .relaxed) == 0 && ContinuousClock.now - started < .seconds(60) { usleep(1_000) }
         let writer = AsyncCheckpointWriter(store: store, copyOnWrite: false)
         let values = [Float](repeating: 0.5, count: 1024)
         for step in Int64(1)...30 {
