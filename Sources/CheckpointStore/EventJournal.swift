@@ -36,18 +36,11 @@ public struct EventJournal: Sendable {
         o["source"] = .string(source.rawValue)
         o["time"] = .string(Timestamp.now())
         var line = Array((JSONValue.object(o).serialized() + "\n").utf8)
-        let fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0o644)
-        guard fd >= 0 else {
-            let code = errno
-            if code == ELOOP || code == ENXIO || code == EISDIR {
-                throw FileSystem.misplacedEntry(path, found: FileSystem.entryType(path), expected: .regular)
-            }
-            throw ResumableError(.io, "cannot open \(path) to record an event: \(String(cString: strerror(code))).", path: path)
-        }
+        let fd = try FileSystem.openRegularFile(path, O_RDWR | O_CREAT | O_APPEND)
         defer { close(fd) }
         var st = stat()
-        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
-            throw FileSystem.misplacedEntry(path, found: FileSystem.entryType(path), expected: .regular)
+        guard fstat(fd, &st) == 0 else {
+            throw ResumableError(.io, "cannot read the size of \(path): \(String(cString: strerror(errno))).", path: path)
         }
         let sizeBefore = st.st_size
         if sizeBefore > 0 {

@@ -291,16 +291,21 @@ package enum FileSystem {
         }
     }
 
-    /// Opens an existing regular file without blocking (a FIFO never blocks
-    /// the open) and without following a final link unless asked to.
-    /// - Throws: `.corrupt` for a link, directory, FIFO or device; `.notFound` when missing.
+    /// Opens a regular file without blocking (a FIFO never blocks the open)
+    /// and without following a final link unless asked to; with `O_CREAT`
+    /// in `flags` a missing file is created (mode 0644). The one way the
+    /// run's own files (`.lock`, `events.jsonl`, manifests…) are opened.
+    /// - Throws: `.corrupt` for a link, directory, FIFO or device; `.notFound`
+    ///   when missing; `.cannotCreate` when it cannot be created.
     package static func openRegularFile(_ path: String, _ flags: Int32, followingSymlinks: Bool = false) throws -> Int32 {
-        let fd = open(path, flags | O_CLOEXEC | O_NONBLOCK | (followingSymlinks ? 0 : O_NOFOLLOW))
+        let all = flags | O_CLOEXEC | O_NONBLOCK | (followingSymlinks ? 0 : O_NOFOLLOW)
+        let creating = flags & O_CREAT != 0
+        let fd = creating ? open(path, all, 0o644) : open(path, all)
         guard fd >= 0 else {
             let code = errno
             if code == ELOOP { throw misplacedEntry(path, found: .symbolicLink, expected: .regular) }
             if code == ENXIO || code == EISDIR { throw misplacedEntry(path, found: entryType(path), expected: .regular) }
-            throw ResumableError.system("open", path: path, errno: code)
+            throw ResumableError.system(creating ? "create" : "open", path: path, errno: code, creating: creating)
         }
         var st = stat()
         guard fstat(fd, &st) == 0 else {

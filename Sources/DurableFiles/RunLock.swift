@@ -98,7 +98,7 @@ package final class RunLock: Sendable {
         -> RunLock
     {
         let path = FilePath.join(directory, ".lock")
-        let fd = try openLockFile(path)
+        let fd = try FileSystem.openRegularFile(path, O_RDWR | O_CREAT)
         let previous = readOwner(fd: fd)
         if case .failure(let e) = retryingInterrupts({ flock(fd, LOCK_EX | LOCK_NB) }) {
             close(fd)
@@ -158,25 +158,6 @@ package final class RunLock: Sendable {
             state.owner = owner
             return Self.write(owner, to: state.descriptor)
         }
-    }
-
-    /// Opens (creating) the lock file: never through a symbolic link, never
-    /// blocking on a FIFO, and only a regular file.
-    private static func openLockFile(_ path: String) throws -> Int32 {
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0o644)
-        guard fd >= 0 else {
-            let code = errno
-            if code == ELOOP || code == EISDIR || code == ENXIO {
-                throw FileSystem.misplacedEntry(path, found: FileSystem.entryType(path), expected: .regular)
-            }
-            throw ResumableError.system("create the lock file", path: path, errno: code, creating: true)
-        }
-        var st = stat()
-        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
-            close(fd)
-            throw FileSystem.misplacedEntry(path, found: FileSystem.entryType(path), expected: .regular)
-        }
-        return fd
     }
 
     /// Who holds the lock of the run in `directory` now, or `nil` if nobody live does.
