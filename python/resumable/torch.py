@@ -173,7 +173,7 @@ def _plan_optimizer(optimizer: torch.optim.Optimizer, saved: Any, names: Mapping
         raise ValueError(f"the checkpoint's optimizer state is from {saved['class']}, this optimizer is "
                          f"{type(optimizer).__qualname__}")
     flat = [p for group in optimizer.param_groups for p in group["params"]]
-    keyed_by, keys, found = _optimizer_keys(optimizer, names)
+    found = _optimizer_keys(optimizer, names)[2]
     saved_groups = saved["param_groups"]
     if len(saved_groups) != len(optimizer.param_groups):
         raise ValueError(f"the checkpoint's optimizer has {len(saved_groups)} parameter group(s), this optimizer "
