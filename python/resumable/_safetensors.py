@@ -114,8 +114,9 @@ def _as_bytes(value: Any, tensor: str) -> tuple[str, list[int], memoryview]:
         name = _dtype_name_of_numpy(array, tensor)
         if array.dtype.byteorder == ">":
             array = array.astype(array.dtype.newbyteorder("<"))
+        shape = list(array.shape)  # before ascontiguousarray, which makes a 0-d array 1-d
         array = np.ascontiguousarray(array)
-        return name, list(array.shape), memoryview(array.reshape(-1).view(np.uint8))
+        return name, shape, memoryview(array.reshape(-1).view(np.uint8))
     raise ResumableError(EXIT_USAGE, f"tensor {tensor!r} is a {type(value).__name__}, not a NumPy array or torch tensor")
 
 
