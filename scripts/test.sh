@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
-# Python peers (safetensors, numpy) in a project venv, for interop tests.
+# The Python environment (numpy, safetensors, pytest, torch, lightning, keras,
+# wandb), cached outside the clone by the requirements' hash; .venv links to it.
 scripts/setup-python.sh >&2
 
 export RESUMABLE_PYTHON="$root/.venv/bin/python"
@@ -46,6 +47,17 @@ if [ $# -eq 0 ] && [ "$fuzz_seconds" -gt 0 ]; then
   grep -E "^Done [0-9]+ runs" .build/fuzz/smoke.log >&2 || true
 fi
 
-echo "== testing" >&2
-swift test --skip-build "$@"
+echo "== testing the Swift package" >&2
+status=0
+swift test --skip-build "$@" || status=$?
+
+# The Python package (python/tests), against the binary just built. Only with
+# the whole suite: arguments select Swift tests.
+if [ $# -eq 0 ]; then
+  echo "== testing the Python package" >&2
+  export RESUMABLE_BIN="$root/.build/debug/resumable" PYTHONPATH="$root/python" KERAS_BACKEND=torch
+  export WANDB_MODE=offline WANDB_SILENT=true PYTHONDONTWRITEBYTECODE=1
+  "$RESUMABLE_PYTHON" -m pytest python/tests -q -p no:cacheprovider || status=$?
+fi
+exit $status
 

@@ -118,13 +118,24 @@ def _metrics_of(manifest: Mapping[str, Any]) -> dict[str, float]:
     return metrics
 
 
-def _snapshot(value: Any) -> Any:
-    """A copy of a tensor that the training loop can no longer change."""
+def _snapshot(value: Any, reuse: Any = None) -> Any:
+    """A copy of a tensor that the training loop can no longer change, into ``reuse`` when it fits.
+
+    Reusing the previous save's buffer makes the copy a plain memory copy: a
+    fresh allocation costs a page fault per 4 KiB page, several times the copy.
+    """
     torch = sys.modules.get("torch")
     if torch is not None and isinstance(value, torch.Tensor):
         t = value.detach()
+        if (isinstance(reuse, torch.Tensor) and reuse.dtype == t.dtype and reuse.shape == t.shape
+                and reuse.device.type == "cpu"):
+            return reuse.copy_(t)
         return t.to("cpu", copy=True) if t.device.type == "cpu" else t.cpu()
-    return np.array(value, copy=True, order="C")
+    array = np.asarray(value)
+    if isinstance(reuse, np.ndarray) and reuse.dtype == array.dtype and reuse.shape == array.shape:
+        np.copyto(reuse, array)
+        return reuse
+    return np.array(array, copy=True, order="C")
 
 
 class Run:
@@ -174,6 +185,7 @@ class Run:
         self._id: str | None = os.environ.get("RESUMABLE_RUN_ID") or None if self.supervised else None
         self._pending: threading.Thread | None = None
         self._pending_error: BaseException | None = None
+        self._snapshot_buffers: dict[tuple[str, str], Any] = {}
         self._closed = False
 
     def __repr__(self) -> str:
@@ -218,6 +230,9 @@ class Run:
             metadata: a JSON object recorded in the manifest's ``metadata``.
             background: return once the tensors are copied; write and commit on a
                 background thread. Its error is raised by the next save, ``wait`` or ``close``.
+                The copies are kept and reused by the next background save (one
+                extra copy of the tensors in memory), so only the first save
+                allocates; at most one save is in flight (the next one waits).
             allow_pickle: store objects JSON cannot hold pickled (with ``torch.save``)
                 instead of refusing them; they load only with ``torch.load(weights_only=True)``.
 
@@ -258,8 +273,12 @@ class Run:
         self.wait()  # at most one save in flight; raises the previous one's error
         if not background:
             return self._write_and_commit(step, arguments, model, state_json, state_tensors)
-        model = {k: _snapshot(v) for k, v in model.items()}
-        state_tensors = {k: _snapshot(v) for k, v in state_tensors.items()}
+        # The previous background save has committed (wait above): its buffers are free again.
+        buffers = self._snapshot_buffers
+        model = {k: _snapshot(v, buffers.get(("model", k))) for k, v in model.items()}
+        state_tensors = {k: _snapshot(v, buffers.get(("state", k))) for k, v in state_tensors.items()}
+        self._snapshot_buffers = {**{("model", k): v for k, v in model.items()},
+                                  **{("state", k): v for k, v in state_tensors.items()}}
 
         def commit_in_background() -> None:
             try:
@@ -365,6 +384,7 @@ class Run:
         if self._closed:
             return
         self._closed = True
+        self._snapshot_buffers = {}
         self.wait()
 
     def _check_open(self) -> None:
