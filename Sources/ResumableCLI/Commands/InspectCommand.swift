@@ -10,7 +10,7 @@ struct InspectCommand: ParsableCommand, LoggingConfigurable {
     @Argument(help: ArgumentHelp("RUN, RUN@latest, RUN@best, RUN@step-N or a checkpoint directory.", valueName: "ref"))
     var reference: String
 
-    @Flag(help: "Resolve RUN / RUN@latest to the newest checkpoint whose checksums match, falling back past corrupt ones.")
+    @Flag(help: "Resolve RUN / RUN@latest to the newest, RUN@best to the best, checkpoint whose checksums match, falling back past corrupt ones.")
     var verify = false
 
     @Flag(help: "Print everything: the whole training history, every item of long arrays (text output; --json is always whole).")
