@@ -406,19 +406,19 @@ class Run:
     def _monitor_arguments(self) -> list[str]:
         return ["--monitor", self.monitor, "--mode", self.mode] if self.monitor else []
 
-    def _reference(self, ref: Reference) -> tuple[str, bool]:
-        """The CLI reference for ``ref``, and whether it names one exact checkpoint."""
+    def _reference(self, ref: Reference) -> str:
+        """The command line's reference for ``ref``."""
         if isinstance(ref, bool):
             raise ResumableError(EXIT_USAGE, f"not a checkpoint reference: {ref!r}")
         if isinstance(ref, (int, np.integer)):
-            return f"{self.dir}@step-{_check_int('step', ref)}", True
+            return f"{self.dir}@step-{_check_int('step', ref)}"
         text = os.fspath(ref)
         if text in ("latest", "best"):
-            return f"{self.dir}@{text}", False
+            return f"{self.dir}@{text}"
         if text.startswith("step-") and text[5:].isdigit():
-            return f"{self.dir}@{text}", True
+            return f"{self.dir}@{text}"
         if os.sep in text or os.path.isdir(text):
-            return text, True
+            return text
         raise ResumableError(EXIT_USAGE, f"not a checkpoint reference: {text!r} (use 'latest', 'best', 'step-N', "
                                          "a step number, or a checkpoint directory)")
 
@@ -436,16 +436,14 @@ class Run:
             ResumableError: 66 when there is no such checkpoint (or none yet),
                 65 when it is damaged, 64 for a bad reference.
         """
-        reference, exact = self._reference(ref)
+        reference = self._reference(ref)
         if framework not in ("np", "pt"):
             raise ResumableError(EXIT_USAGE, f"framework must be 'np' or 'pt', not {framework!r}")
-        arguments = ["inspect", reference, *self._monitor_arguments()]
-        if verify and not exact:
-            arguments.append("--verify")
+        # --verify hashes every file: latest and best fall back past damaged checkpoints,
+        # an exact reference that does not verify is exit 65.
+        arguments = ["inspect", reference, *self._monitor_arguments(), *(["--verify"] if verify else [])]
         found = run_cli(self.binary, arguments).data
         path = str(found["path"])
-        if verify and exact:
-            run_cli(self.binary, ["verify", path])
         return _read_checkpoint(path, found, framework=framework, device=device, allow_pickle=allow_pickle)
 
     def resume(self, mode: Reference = "auto", *, framework: str = "np", device: str = "cpu",

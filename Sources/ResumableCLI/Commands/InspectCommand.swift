@@ -22,6 +22,15 @@ struct InspectCommand: ParsableCommand, LoggingConfigurable {
 
     func run() throws {
         let resolved = try References.resolve(reference, monitor: monitor.value, verify: verify)
+        if verify, try References.isExact(reference) {
+            // latest and best fell back past damaged checkpoints; an exact one has nothing to fall back to.
+            let report = try CheckpointStore.verify(resolved.checkpoint)
+            guard report.isIntact else {
+                throw ResumableError(
+                    .corrupt, "\(resolved.checkpoint.directory) is damaged (\(report.summary)); `resumable verify` says more, or inspect another checkpoint.",
+                    path: resolved.checkpoint.directory)
+            }
+        }
         let inspection = try CheckpointInspection(resolved.checkpoint)
         if output.json {
             Terminal.writeJSON(inspection.json)

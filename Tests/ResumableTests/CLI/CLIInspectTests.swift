@@ -101,4 +101,20 @@ struct CLIInspectTests {
         #expect(none.status == 66, "\(none)")
         #expect(none.stdout.isEmpty)
     }
+
+    @Test("--verify on an exact step or directory that does not verify is exit 65, naming it; intact ones print")
+    func verifiedExact() throws {
+        let run = try CLIFixture.makeRun("inspect-exact-verify")
+        try CLIFixture.flipByte(run: run, step: 200)
+        for reference in [run + "@step-200", CLIFixture.checkpoint(run, 200)] {
+            let plain = try TestSupport.resumable("inspect", reference, "--json")
+            #expect(plain.status == 0, "without --verify nothing is hashed: \(plain)")
+            let verified = try TestSupport.resumable("inspect", reference, "--verify", "--json")
+            #expect(verified.status == 65, "\(verified)")
+            #expect(verified.stdout.isEmpty)
+            #expect(verified.stderr.contains("step-000000000200 is damaged"), "\(verified.stderr)")
+        }
+        let intact = try TestSupport.resumable("inspect", run + "@step-300", "--verify", "--json")
+        #expect(intact.status == 0, "\(intact)")
+    }
 }
