@@ -425,6 +425,7 @@ class Checkpoint(keras.callbacks.Callback):
         self._skip_until = 0
         self._pending_metrics = None
         if self.restore:
+            self.restored = None
             checkpoint = self.run.resume("auto")
             if checkpoint is not None:
                 self._restore(checkpoint)
@@ -458,8 +459,12 @@ class Checkpoint(keras.callbacks.Callback):
         if self._pending_metrics is not None:
             # fit reset the metrics just before this; put back what the resumed epoch had accumulated.
             saved, self._pending_metrics = self._pending_metrics, None
-            _assign(self.model.metrics_variables, saved["names"], saved["values"], "metrics",
-                    self.restored.path if self.restored is not None else "the checkpoint")
+            try:
+                _assign(self.model.metrics_variables, saved["names"], saved["values"], "metrics",
+                        self.restored.path if self.restored is not None else "the checkpoint")
+            except ResumableError as error:  # other metrics compiled: only this epoch's logs are affected
+                warnings.warn(f"{error.message}; the epoch's metrics restart from its remaining batches",
+                              stacklevel=2)
 
     def on_train_batch_end(self, batch: int, logs: Mapping[str, Any] | None = None) -> None:
         """Counts the batch and saves when the global step reaches a multiple of ``save_every``."""
@@ -658,6 +663,7 @@ class Checkpoint(keras.callbacks.Callback):
                           "trained again from its first batch", stacklevel=3)
             self._skip_until = 0
             self._epoch_step = 0
+            self._pending_metrics = None  # the epoch's metrics start over with it
             if self._pending_rng is not None:
                 _restore_rng(self._pending_rng)
                 self._pending_rng = None
