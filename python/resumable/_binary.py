@@ -11,7 +11,7 @@ import subprocess
 import sysconfig
 from typing import Any, Sequence
 
-from .errors import EXIT_NOT_FOUND, EXIT_USAGE, ResumableError
+from .errors import EXIT_IO, EXIT_NOT_FOUND, EXIT_USAGE, ResumableError
 
 __all__ = ["find_binary", "run_cli", "CLIResult"]
 
@@ -119,6 +119,8 @@ def run_cli(binary: str, args: Sequence[str], *, json_output: bool = True, shiel
         raise ResumableError(EXIT_NOT_FOUND, f"cannot run {binary!r}: {error.strerror}; {_HOW_TO_GET_IT}") from None
     except subprocess.TimeoutExpired:
         raise ResumableError(1, f"`resumable {' '.join(args)}` did not finish within {timeout} s") from None
+    except OSError as error:  # the command never ran: ETXTBSY (being rebuilt), EACCES, ENOMEM
+        raise ResumableError(EXIT_IO, f"cannot run {binary!r} for `resumable {args[0]}`: {error.strerror}") from None
     finally:
         if old_mask is not None:
             signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
