@@ -25,5 +25,5 @@ exec 9>&-
 if [ -L .venv ] || [ ! -e .venv ]; then
   ln -sfn "$venv" .venv
 fi
-"$venv/bin/python" -c "import numpy, safetensors, torch, lightning, keras, wandb; print('setup-python: numpy', numpy.__version__, 'torch', torch.__version__, 'lightning', lightning.__version__, 'keras', keras.__version__, 'wandb', wandb.__version__)" >&2
+KERAS_BACKEND=torch "$venv/bin/python" -c "import numpy, safetensors, torch, lightning, keras, wandb; print('setup-python: numpy', numpy.__version__, 'torch', torch.__version__, 'lightning', lightning.__version__, 'keras', keras.__version__, 'wandb', wandb.__version__)" >&2
 echo "$venv/bin/python"
