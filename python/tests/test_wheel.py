@@ -12,7 +12,6 @@ build, the system python3 with venv, and the package index for numpy.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,12 +19,6 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-
-pytestmark = [
-    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the wheel is built for Linux"),
-    pytest.mark.skipif(shutil.which("swift") is None, reason="building the wheel needs the Swift toolchain"),
-]
-
 
 def _run(arguments: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
     environment = {k: v for k, v in os.environ.items() if k not in ("RESUMABLE_BIN", "PYTHONPATH")}
