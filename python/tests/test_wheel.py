@@ -16,8 +16,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-
 ROOT = Path(__file__).resolve().parents[2]
+
 
 def _run(arguments: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
     environment = {k: v for k, v in os.environ.items() if k not in ("RESUMABLE_BIN", "PYTHONPATH")}
