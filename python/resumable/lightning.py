@@ -47,6 +47,7 @@ import random
 import re
 import stat
 import sys
+import types
 import typing
 import warnings
 import weakref
@@ -289,7 +290,7 @@ def _matches(value: Any, hint: Any) -> bool:
     if hint is Any or hint is inspect.Parameter.empty:
         return True
     origin = typing.get_origin(hint)
-    if origin is Union or (sys.version_info >= (3, 10) and origin is getattr(__import__("types"), "UnionType", None)):
+    if origin is Union or (origin is not None and origin is getattr(types, "UnionType", None)):
         return any(_matches(value, h) for h in typing.get_args(hint))
     if origin is typing.Literal:
         return value in typing.get_args(hint)
@@ -728,16 +729,14 @@ def _checkpoint_ios(strategy: Any) -> list[Any]:
     return found
 
 
-_QUIETED = False
-
-
 def _quiet_lightning_warnings() -> None:
-    """Silences the two warnings Lightning gives about the resolution AutoResume relies on (they misdescribe it)."""
-    global _QUIETED
-    if not _QUIETED:
-        warnings.filterwarnings("ignore", message=r"`\.fit\(ckpt_path=None\)` was called without a model")
-        warnings.filterwarnings("ignore", message=r'\.fit\(ckpt_path="last"\) is set, but there is no last checkpoint')
-        _QUIETED = True
+    """Silences the two warnings Lightning gives about the resolution AutoResume relies on (they misdescribe it).
+
+    Added again at each construction (``filterwarnings`` keeps one copy), as
+    ``warnings.catch_warnings`` blocks (pytest's) drop filters on exit.
+    """
+    warnings.filterwarnings("ignore", message=r"`\.fit\(ckpt_path=None\)` was called without a model")
+    warnings.filterwarnings("ignore", message=r'\.fit\(ckpt_path="last"\) is set, but there is no last checkpoint')
 
 
 class AutoResume(OnExceptionCheckpoint):
@@ -775,7 +774,10 @@ class AutoResume(OnExceptionCheckpoint):
     Lightning adds no default ``ModelCheckpoint`` when it is the only one, so
     this callback adds one (Lightning's default) in ``setup``; put it after
     your ``ModelCheckpoint`` so ``trainer.checkpoint_callback`` stays yours (it
-    is moved there in ``setup`` otherwise).
+    is moved there in ``setup`` otherwise). For the same reason Lightning
+    refuses it with ``enable_checkpointing=False``, and
+    ``validate(ckpt_path="best")`` warns about several checkpoint callbacks
+    (the first, your ModelCheckpoint, is used).
 
     **Trackers.** The checkpoint to resume from is found when this callback is
     created; its recorded W&B run id (``metadata.wandb.run_id``, or the
@@ -984,8 +986,8 @@ def load_from_checkpoint(cls: type, path: Union[_PATH, int], *, io: Optional[Res
                          **kwargs: Any) -> Any:
     """``cls.load_from_checkpoint`` for checkpoints in a Resumable run (pointer files, directories, steps).
 
-    ``path`` is a Lightning path (its pointer file), a checkpoint directory, or
-    a step of ``io``'s run. ``fix_hparams`` drops the hyperparameters
+    ``path`` is a Lightning path (its pointer file), a checkpoint directory, a
+    step of ``io``'s run, or a torch ``.ckpt`` (loaded with ``weights_only=True``). ``fix_hparams`` drops the hyperparameters
     ``cls.__init__`` would refuse (:func:`fix_hyperparameters`). The
     checkpoint is verified, then handed to Lightning's own
     ``load_from_checkpoint`` in memory (tensors and plain data only, loaded
@@ -995,14 +997,17 @@ def load_from_checkpoint(cls: type, path: Union[_PATH, int], *, io: Optional[Res
         if io is None:
             raise TypeError("a step needs io= (the run's ResumableCheckpointIO)")
         path = _step_dir(io.run.dir, path)
+    target = _normalize(path)
     if io is None:
-        pointer = _read_pointer(_normalize(path)) if os.path.isfile(_normalize(path)) else None
+        pointer = _read_pointer(target) if os.path.isfile(target) else None
         if pointer is not None:
-            io = ResumableCheckpointIO(pointer["run"])
-        else:
-            target = _normalize(path)
-            io = ResumableCheckpointIO(os.path.dirname(os.path.dirname(target)) if os.path.isdir(target) else None)
-    checkpoint = io.load_checkpoint(path)
+            io = ResumableCheckpointIO(Run(pointer["run"]))
+        elif os.path.isdir(target):
+            io = ResumableCheckpointIO(Run(os.path.dirname(os.path.dirname(target))))
+    if io is not None:
+        checkpoint = io.load_checkpoint(target)
+    else:  # a torch .ckpt from before the plugin
+        checkpoint = torch.load(target, map_location="cpu", weights_only=True)
     if fix_hparams:
         fix_hyperparameters(checkpoint, cls)
     buffer = _io.BytesIO()

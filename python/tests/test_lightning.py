@@ -27,6 +27,7 @@ from torch import nn
 import lightning.pytorch as pl
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import MLFlowLogger, WandbLogger
+from lightning.pytorch.trainer.states import TrainerFn
 
 from resumable import ResumableError, Run
 from resumable import lightning as rl
@@ -324,6 +325,46 @@ def test_mlflow_run_is_recorded_and_continued(tmp_path: Path, run_dir: Path) -> 
     assert mlflow._run_id == "r1" and Client.deleted == ["fresh"]
 
 
+def test_resume_point_skips_a_corrupt_latest_even_against_a_newer_last_ckpt(io: ResumableCheckpointIO, tmp_path: Path,
+                                                                             run_dir: Path) -> None:
+    directory = tmp_path / "ckpt"
+    io.save_checkpoint(lightning_checkpoint(1), directory / "last.ckpt")
+    io.save_checkpoint(lightning_checkpoint(2, epoch=1), directory / "last.ckpt")
+    model = run_dir / "checkpoints" / f"step-{2:012d}" / "model.safetensors"
+    damaged = bytearray(model.read_bytes())
+    damaged[-1] ^= 0xFF
+    model.write_bytes(bytes(damaged))
+    resume = AutoResume(io)
+    assert resume.resume_from == str(run_dir / "checkpoints" / f"step-{1:012d}")
+    # Lightning's own resolution of fit(ckpt_path=None): "last" over AutoResume's and ModelCheckpoint's files.
+    trainer = pl.Trainer(callbacks=[ModelCheckpoint(dirpath=directory, save_last=True), resume], plugins=[io],
+                         logger=False, enable_progress_bar=False)
+    trainer.state.fn = TrainerFn.FITTING
+    chosen = trainer._checkpoint_connector._parse_ckpt_path(TrainerFn.FITTING, None, model_provided=True,
+                                                            model_connected=False)
+    assert chosen == resume.ckpt_path and io.load_checkpoint(chosen)["global_step"] == 1
+    with pytest.raises(ResumableError) as corrupt:  # asked for by name, the damaged one is refused
+        ResumableCheckpointIO(run_dir).load_checkpoint(directory / "last.ckpt")
+    assert corrupt.value.code == 65
+
+
+def test_under_resumable_run_the_supervisors_resume_point_is_used(io: ResumableCheckpointIO, tmp_path: Path,
+                                                                  run_dir: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    for step in (1, 2):
+        io.save_checkpoint(lightning_checkpoint(step), tmp_path / "ckpt" / "last.ckpt")
+    chosen = run_dir / "checkpoints" / f"step-{1:012d}"
+    monkeypatch.setenv("RESUMABLE_RUN_DIR", str(run_dir))
+    monkeypatch.setenv("RESUMABLE_RESUME_FROM", str(chosen))
+    monkeypatch.setenv("RESUMABLE_ATTEMPT", "2")
+    resume = AutoResume()
+    assert resume.io.run.supervised and resume.resume_from == str(chosen)
+    assert resume.io.load_checkpoint(resume.ckpt_path)["global_step"] == 1
+    monkeypatch.setenv("RESUMABLE_RESUME_FROM", "")  # the supervisor found nothing that verifies: start afresh
+    fresh = AutoResume()
+    assert fresh.resume_from is None and not os.path.exists(fresh.ckpt_path)
+
+
 # In-process fits: automatic resume, "last"/"best", a W&B id attached with `resumable edit` ---------------
 
 
@@ -350,26 +391,28 @@ def tiny_data() -> torch.utils.data.DataLoader:
     return torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, x.sum(1, keepdim=True)), batch_size=8)
 
 
-def tiny_trainer(io: ResumableCheckpointIO, directory: Path, epochs: int, logger: Any = False,
-                 **resume: Any) -> tuple[pl.Trainer, ModelCheckpoint]:
-    checkpoint = ModelCheckpoint(dirpath=directory, monitor="val_loss", save_top_k=1, save_last=True)
-    return pl.Trainer(max_epochs=epochs, accelerator="cpu", logger=logger, plugins=[io],
-                      callbacks=[AutoResume(io, **resume), checkpoint], enable_progress_bar=False,
-                      enable_model_summary=False, num_sanity_val_steps=0), checkpoint
-
-
 def test_fit_resumes_by_itself_and_lightning_paths_work(tmp_path: Path, run_dir: Path, binary: str,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     io = ResumableCheckpointIO(run_dir)
-    directory = tmp_path / "ckpt"
-    trainer, checkpoint = tiny_trainer(io, directory, 2)
+    directory = tmp_path / "checkpoints"
+    options: dict[str, Any] = dict(accelerator="cpu", enable_progress_bar=False, enable_model_summary=False,
+                                   num_sanity_val_steps=0, default_root_dir=tmp_path)
+    # AutoResume alone: Lightning's default ModelCheckpoint is added (AutoResume counts as a checkpoint callback).
+    trainer = pl.Trainer(max_epochs=2, logger=False, plugins=[io], callbacks=[AutoResume(io)], **options)
     trainer.fit(Tiny(), tiny_data(), tiny_data())
-    assert steps(run_dir) == [4, 8]
-    assert trainer.checkpoint_callback is checkpoint  # AutoResume was moved after the ModelCheckpoint
-    assert (directory / "last.ckpt").is_file() and Path(checkpoint.best_model_path).is_file()
-    assert run_dir.joinpath("run.json").is_file()
-    # ckpt_path="best" and "last" go through the pointer files.
+    assert steps(run_dir) == [4, 8] and run_dir.joinpath("run.json").is_file()
+    assert isinstance(trainer.checkpoint_callback, ModelCheckpoint)
+    assert [p.name for p in directory.iterdir()] == ["epoch=1-step=8.ckpt"]  # epoch 0's was removed
+    assert manifest(run_dir, 4)["metadata"]["lightning"]["paths"] == [] and manifest(run_dir, 4)["tags"] == []
     assert trainer.validate(Tiny(), tiny_data(), ckpt_path="best", verbose=False)
+
+    # A fit with a monitored, top-1, last.ckpt-as-a-link ModelCheckpoint listed first; ckpt_path="last" works.
+    checkpoint = ModelCheckpoint(dirpath=directory, monitor="val_loss", save_top_k=1, save_last="link")
+    trainer = pl.Trainer(max_epochs=3, logger=False, plugins=[io], callbacks=[AutoResume(io), checkpoint], **options)
+    trainer.fit(Tiny(), tiny_data(), tiny_data())
+    assert trainer.global_step == 12 and steps(run_dir)[-1] == 12  # continued from step 8
+    assert trainer.checkpoint_callback is checkpoint  # AutoResume was moved after the ModelCheckpoint
+    assert (directory / "last.ckpt").is_symlink() and Path(checkpoint.best_model_path).is_file()
     assert trainer.validate(Tiny(), tiny_data(), ckpt_path="last", verbose=False)
 
     # Attach a W&B run id to the latest checkpoint, the way `resumable edit` does; the next fit continues it.
@@ -384,7 +427,10 @@ def test_fit_resumes_by_itself_and_lightning_paths_work(tmp_path: Path, run_dir:
     for key in ("WANDB_CONFIG_DIR", "WANDB_CACHE_DIR", "WANDB_DATA_DIR"):
         monkeypatch.setenv(key, str(tmp_path / "wandb-home"))
     wandb_logger = WandbLogger(project="resumable-test", save_dir=str(tmp_path))
-    trainer, _ = tiny_trainer(ResumableCheckpointIO(run_dir), directory, 3, logger=wandb_logger, fix_hparams=True)
+    io = ResumableCheckpointIO(run_dir)
+    trainer = pl.Trainer(max_epochs=4, logger=wandb_logger, plugins=[io], callbacks=[
+        ModelCheckpoint(dirpath=directory, monitor="val_loss", save_last=True), AutoResume(io, fix_hparams=True)],
+        **options)
     assert os.environ["WANDB_RUN_ID"] == "attached1"
     try:
         trainer.fit(Tiny(), tiny_data(), tiny_data())
@@ -392,6 +438,6 @@ def test_fit_resumes_by_itself_and_lightning_paths_work(tmp_path: Path, run_dir:
     finally:
         wandb_logger.experiment.finish()
     assert "WANDB_RUN_ID" not in os.environ  # put back once the logger had its run
-    assert trainer.global_step == 12 and steps(run_dir)[-1] == 12  # continued from step 8, not from 0
-    assert manifest(run_dir, 12)["metadata"]["wandb"]["run_id"] == "attached1"
-    assert manifest(run_dir, 12)["epoch"] == 2
+    assert trainer.global_step == 16 and steps(run_dir)[-1] == 16
+    assert manifest(run_dir, 16)["metadata"]["wandb"]["run_id"] == "attached1"
+    assert manifest(run_dir, 16)["epoch"] == 3 and io.fix_hparams_for is Tiny
