@@ -65,7 +65,7 @@ from lightning.pytorch.loggers import MLFlowLogger, WandbLogger
 import lightning.pytorch as pl
 
 from ._binary import run_cli
-from ._safetensors import is_tensor
+from ._safetensors import is_tensor, open_regular
 from .errors import EXIT_FAILURE, EXIT_NOT_FOUND, EXIT_USAGE, ResumableError
 from .run import INCOMING, Run
 
@@ -82,6 +82,7 @@ logger = logging.getLogger("resumable.lightning")
 #: The ``format`` of the JSON pointer file written at each Lightning checkpoint path.
 POINTER_FORMAT = "resumable.lightning.pointer"
 _POINTER_MAX_BYTES = 1 << 16
+_MANIFEST_MAX_BYTES = 64 << 20
 #: The file :class:`AutoResume` hands to Lightning as its resume point (inside ``RUN/.incoming``).
 _RESUME_POINTER = "lightning-resume.ckpt"
 _PIN = "pinned"
@@ -177,7 +178,7 @@ def _capture_rng() -> dict[str, Any]:
         "numpy": _numpy_rng_state(),
         "torch": torch.get_rng_state(),
     }
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
+    if torch.cuda.is_available() and torch.cuda.is_initialized():  # type: ignore[no-untyped-call]
         state["cuda"] = list(torch.cuda.get_rng_state_all())
     return state
 
@@ -204,12 +205,12 @@ def _restore_rng(state: Mapping[str, Any]) -> None:
     if "torch" in state:
         torch.set_rng_state(torch.as_tensor(state["torch"], dtype=torch.uint8).clone())
     if "cuda" in state and torch.cuda.is_available():
-        saved = [torch.as_tensor(s, dtype=torch.uint8).clone() for s in state["cuda"]]
-        if len(saved) == torch.cuda.device_count():
-            torch.cuda.set_rng_state_all(saved)
+        devices = [torch.as_tensor(s, dtype=torch.uint8).clone() for s in state["cuda"]]
+        if len(devices) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all(devices)
         else:
             logger.warning("the checkpoint holds the RNG states of %d CUDA devices, this machine has %d: "
-                           "the CUDA generators are not restored", len(saved), torch.cuda.device_count())
+                           "the CUDA generators are not restored", len(devices), torch.cuda.device_count())
 
 
 def _split(checkpoint: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -327,7 +328,7 @@ def fix_hyperparameters(checkpoint: dict[str, Any], cls: type) -> list[tuple[str
     if not isinstance(hparams, Mapping):
         return []
     try:
-        signature = inspect.signature(cls.__init__)
+        signature = inspect.signature(getattr(cls, "__init__"))
     except (TypeError, ValueError):
         return []
     parameters = {name: p for name, p in signature.parameters.items()
@@ -337,7 +338,7 @@ def fix_hyperparameters(checkpoint: dict[str, Any], cls: type) -> list[tuple[str
         return []  # the hyperparameters are one argument (a dict or Namespace), not keyword arguments
     takes_any = any(p.kind == p.VAR_KEYWORD for p in signature.parameters.values())
     try:
-        hints = typing.get_type_hints(cls.__init__)
+        hints = typing.get_type_hints(getattr(cls, "__init__"))
     except Exception:  # unresolvable forward references: judge names only
         hints = {}
     dropped: list[tuple[str, str]] = []
@@ -441,9 +442,9 @@ class ResumableCheckpointIO(CheckpointIO):
     A second save at a step already committed -- ``ModelCheckpoint`` saves
     ``last.ckpt`` right after a top-k file at the same step -- adds the name
     to that checkpoint (``resumable edit``); the content committed first is
-    kept (the two differ only in ``ModelCheckpoint.last_model_path``). A name
-    saved again at a later step moves there. Then the pointer file is written
-    at ``path``.
+    kept (the two differ only in ``ModelCheckpoint.last_model_path``, which
+    loading puts back from the names). A name saved again at a later step
+    moves there. Then the pointer file is written at ``path``.
 
     **Removing.** ``remove_checkpoint(path)`` removes the name from its
     checkpoint (and the pointer file); it deletes nothing in the store.
@@ -467,7 +468,7 @@ class ResumableCheckpointIO(CheckpointIO):
                  pin_named: bool = True, binary: Optional[str] = None) -> None:
         retention = {"keep_last": keep_last, "keep_best": keep_best, "keep_every": keep_every,
                      "monitor": monitor, "mode": mode}
-        given = {k: v for k, v in retention.items() if v is not _UNSET}
+        given: dict[str, Any] = {k: v for k, v in retention.items() if v is not _UNSET}
         if isinstance(run, Run):
             if given:
                 raise TypeError(f"{', '.join(given)} cannot be given with a Run: set them on the Run itself")
@@ -510,10 +511,11 @@ class ResumableCheckpointIO(CheckpointIO):
                 if row.get("state") == "corrupt":
                     continue
                 step = int(row["step"])
-                try:
-                    with open(os.path.join(str(row["path"]), "manifest.json"), encoding="utf-8") as f:
-                        manifest = json.load(f)
-                except (OSError, ValueError):
+                try:  # never through a symbolic link, never blocking on a FIFO
+                    fd = open_regular(os.path.join(str(row["path"]), "manifest.json"))
+                    with os.fdopen(fd, "rb") as f:
+                        manifest = json.loads(f.read(_MANIFEST_MAX_BYTES).decode("utf-8"))
+                except (OSError, ValueError, ResumableError):
                     continue
                 lightning = (manifest.get("metadata") or {}).get("lightning") if isinstance(manifest, dict) else None
                 paths = lightning.get("paths") if isinstance(lightning, dict) else None
@@ -609,7 +611,7 @@ class ResumableCheckpointIO(CheckpointIO):
             tensors, state = _split(checkpoint)
             paths = [target]
             pin = self._pin_worthy(paths)
-            metadata: dict[str, Any] = {"lightning": {"paths": paths, "pinned": pin, "version": pl.__version__}}
+            metadata: dict[str, Any] = {"lightning": {"paths": paths, "pinned": pin, "version": getattr(pl, "__version__", None)}}
             metadata.update(_tracker_metadata(self._trainer()))
             try:
                 saved = self._run.save(step, tensors=tensors, state=state, metrics=self._metrics(checkpoint),
@@ -686,8 +688,10 @@ class ResumableCheckpointIO(CheckpointIO):
         """
         kind, target = self._resolve(path)
         if kind == "torch":
-            return torch.load(target, map_location=map_location if map_location is not None else "cpu",
-                              weights_only=True if weights_only is None else weights_only)
+            loaded_file: dict[str, Any] = torch.load(
+                target, map_location=map_location if map_location is not None else "cpu",
+                weights_only=True if weights_only is None else weights_only)
+            return loaded_file
         real = os.path.realpath(target)
         loaded = self._run.load(target, framework="pt", device=_device_of(map_location),
                                 verify=real not in self._verified, allow_pickle=self.allow_pickle)
@@ -722,7 +726,8 @@ class ResumableCheckpointIO(CheckpointIO):
 
 
 def _checkpoint_ios(strategy: Any) -> list[Any]:
-    found, current = [], getattr(strategy, "_checkpoint_io", None)
+    found: list[Any] = []
+    current = getattr(strategy, "_checkpoint_io", None)
     while current is not None and len(found) < 8:
         found.append(current)
         current = getattr(current, "_checkpoint_io", None) if not isinstance(current, ResumableCheckpointIO) else None
@@ -864,7 +869,7 @@ class AutoResume(OnExceptionCheckpoint):
                 os.environ[name] = value
         self._environment.clear()
 
-    @property  # type: ignore[override]
+    @property
     def ckpt_path(self) -> str:
         """The file Lightning's ``ckpt_path="last"`` resolution finds: a fresh pointer to the resume point.
 
@@ -915,14 +920,14 @@ class AutoResume(OnExceptionCheckpoint):
         if stage != "fit":
             return
         # A new list, not changed in place: Lightning is iterating over the current one (the setup hooks).
-        callbacks = [c for c in trainer.callbacks if c is not self]
+        callbacks = [c for c in getattr(trainer, "callbacks") if c is not self]
         if not any(isinstance(c, ModelCheckpoint) for c in callbacks):
             default = ModelCheckpoint()  # what Lightning adds when no checkpoint callback is given
             callbacks.append(default)
             default.setup(trainer, pl_module, stage)
             logger.info("AutoResume: added Lightning's default ModelCheckpoint (no ModelCheckpoint was given)")
         callbacks.append(self)  # after the ModelCheckpoints: trainer.checkpoint_callback stays theirs
-        trainer.callbacks = callbacks
+        setattr(trainer, "callbacks", callbacks)
         monitored = next((c for c in callbacks if isinstance(c, ModelCheckpoint) and c.monitor), None)
         if monitored is not None and self.io.run.monitor is None:
             self.io.run.monitor, self.io.run.mode = monitored.monitor, monitored.mode
@@ -981,7 +986,7 @@ class AutoResume(OnExceptionCheckpoint):
             pass
 
 
-def load_from_checkpoint(cls: type, path: Union[_PATH, int], *, io: Optional[ResumableCheckpointIO] = None,
+def load_from_checkpoint(cls: type["pl.LightningModule"], path: Union[_PATH, int], *, io: Optional[ResumableCheckpointIO] = None,
                          map_location: Any = None, strict: Optional[bool] = None, fix_hparams: bool = False,
                          **kwargs: Any) -> Any:
     """``cls.load_from_checkpoint`` for checkpoints in a Resumable run (pointer files, directories, steps).
@@ -997,7 +1002,7 @@ def load_from_checkpoint(cls: type, path: Union[_PATH, int], *, io: Optional[Res
         if io is None:
             raise TypeError("a step needs io= (the run's ResumableCheckpointIO)")
         path = _step_dir(io.run.dir, path)
-    target = _normalize(path)
+    target = _normalize(typing.cast(_PATH, path))
     if io is None:
         pointer = _read_pointer(target) if os.path.isfile(target) else None
         if pointer is not None:

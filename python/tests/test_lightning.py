@@ -81,10 +81,15 @@ def job_environment(tmp_path: Path, name: str) -> dict[str, str]:
     return env
 
 
-def start_job(tmp_path: Path, name: str, attempt: int) -> tuple[subprocess.Popen[bytes], Path, Path]:
+def start_job(tmp_path: Path, name: str, attempt: int,
+              supervisor: Optional[str] = None) -> tuple[subprocess.Popen[bytes], Path, Path]:
+    """Starts tests/lightning_job.py (under `resumable run` when ``supervisor`` is the binary)."""
     out, err = tmp_path / f"{name}-{attempt}.out", tmp_path / f"{name}-{attempt}.err"
-    command = [sys.executable, str(JOB), "--run", str(tmp_path / f"run-{name}"),
-               "--wandb-dir", str(tmp_path / f"wandb-{name}"), "--step-sleep", "0.004"]
+    run = str(tmp_path / f"run-{name}")
+    command = [sys.executable, str(JOB), "--run", run, "--wandb-dir", str(tmp_path / f"wandb-{name}"),
+               "--step-sleep", "0.004"]
+    if supervisor:
+        command = [supervisor, "run", "--run-dir", run, "--max-restarts", "0", "--", *command]
     with open(out, "wb") as o, open(err, "wb") as e:
         process = subprocess.Popen(command, stdout=o, stderr=e, env=job_environment(tmp_path, name),
                                    start_new_session=True)
@@ -123,7 +128,9 @@ def test_killed_twice_resumes_to_the_uninterrupted_result(tmp_path: Path, binary
     killed_at = [kill_after_new_checkpoint(first, run, -1, rng, err1)]
     second, _, err2 = start_job(tmp_path, "crash", 2)
     killed_at.append(kill_after_new_checkpoint(second, run, killed_at[0], rng, err2))
-    third, out3, err3 = start_job(tmp_path, "crash", 3)
+    # The last attempt runs under `resumable run`: RESUMABLE_RESUME_FROM, the lent lock, and its WANDB_RUN_ID
+    # (the run's id) which the checkpoint's recorded W&B run must win over.
+    third, out3, err3 = start_job(tmp_path, "crash", 3, supervisor=binary)
     assert third.wait(timeout=240) == 0, err3.read_text()[-4000:]
     assert reference.wait(timeout=240) == 0, reference_err.read_text()[-4000:]
 
