@@ -40,13 +40,37 @@ extension CheckpointStore {
         return nil
     }
 
-    /// The one warning `latest` gives for the checkpoints it passed over.
-    private func warnSkipped(_ skipped: [(step: Int64, reason: String)], using step: Int64?) {
+    /// The one warning `latest` and `best` give for the checkpoints they passed over.
+    private func warnSkipped(_ skipped: [(step: Int64, reason: String)], using step: Int64?, best: Bool = false) {
         guard !skipped.isEmpty else { return }
         let what = skipped.map { "\(Checkpoint.directoryName(step: $0.step)) is corrupt (\($0.reason))" }
             .joined(separator: "; ")
-        let instead = step.map { "falling back to \(Checkpoint.directoryName(step: $0))" } ?? "no good checkpoint remains"
-        logger.warning("Checkpoint \(what); \(instead).")
+        let instead = step.map { "falling back to \(best ? "the next best, " : "")\(Checkpoint.directoryName(step: $0))" }
+            ?? (best ? "no intact checkpoint records the metric" : "no good checkpoint remains")
+        logger.warning("\(best ? "Best checkpoint" : "Checkpoint") \(what); \(instead).")
+    }
+
+    /// The best checkpoint by `monitor` (or the run's monitor), as `best(by:)`
+    /// chooses it; with `verify`, the best of those whose files match their
+    /// manifest: a corrupt best is passed over for the next best, with one
+    /// warning, as `latest(verify:)` passes over a corrupt newest. `nil` when
+    /// no (intact) checkpoint has the metric.
+    func verifiedBest(by monitor: Monitor?, verify: Bool) throws -> Resolution? {
+        guard verify else { return try best(by: monitor).map { Resolution(checkpoint: $0, skipped: []) } }
+        guard let monitor = monitor ?? run.monitor else { return try best(by: nil).map { Resolution(checkpoint: $0, skipped: []) } }
+        var candidates = try checkpoints()
+        var skipped: [(step: Int64, reason: String)] = []
+        while let candidate = Self.best(in: candidates, by: monitor) {
+            let report = try self.verify(candidate)
+            if report.isIntact {
+                warnSkipped(skipped, using: candidate.step, best: true)
+                return Resolution(checkpoint: candidate, skipped: skipped)
+            }
+            skipped.append((candidate.step, report.summary))
+            candidates.removeAll { $0.step == candidate.step }
+        }
+        warnSkipped(skipped, using: nil, best: true)
+        return nil
     }
 
     /// The best checkpoint by `monitor` (or the run's monitor): the earliest
@@ -69,7 +93,9 @@ extension CheckpointStore {
         return monitor.best(of: ordered) { $0.manifest.metrics[monitor.metric] }
     }
 
-    /// Resolves a selector.
+    /// Resolves a selector. With `verify`, `latest` and `best` pass over
+    /// checkpoints whose files do not match their manifest (one warning), to the
+    /// newest, or the best, intact one; a step is returned as it is.
     /// - Throws: `.notFound` when nothing matches.
     public func resolve(_ selector: CheckpointSelector, verify: Bool = false) throws -> Resolution {
         switch selector {
@@ -79,11 +105,13 @@ extension CheckpointStore {
             }
             return r
         case .best(let monitor):
-            guard let c = try best(by: monitor) else {
+            guard let r = try verifiedBest(by: monitor, verify: verify) else {
                 let metric = (monitor ?? run.monitor)?.metric ?? "?"
-                throw ResumableError(.notFound, "no checkpoint of \(directory) records the metric \"\(metric)\".", path: directory)
+                throw ResumableError(
+                    .notFound, "no \(verify ? "intact " : "")checkpoint of \(directory) records the metric \"\(metric)\".",
+                    path: directory)
             }
-            return Resolution(checkpoint: c, skipped: [])
+            return r
         case .step(let s):
             return Resolution(checkpoint: try checkpoint(step: s), skipped: [])
         }

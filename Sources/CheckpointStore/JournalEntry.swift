@@ -9,7 +9,7 @@ public struct JournalSource: RawRepresentable, Hashable, Sendable, CustomStringC
     public var rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
 
-    /// The checkpoint store: `save`, `prune`, `edit`.
+    /// The checkpoint store: `save`, `prune`, `edit`, `reset`.
     public static let store = JournalSource(rawValue: "store")
     /// The Swift training loop: `start`, `resume`, `config_change`, `reset`, `discard`, `interrupt`, `finish`.
     public static let training = JournalSource(rawValue: "training")
@@ -42,6 +42,8 @@ public enum JournalEvent {
         case prune
         /// A manifest was edited in place (`step`, `keys`).
         case edit
+        /// `resumable reset` deleted checkpoints (`steps`; `to`: the step kept as the newest, or null when all were deleted).
+        case reset
         public static let source = JournalSource.store
     }
 
@@ -53,9 +55,9 @@ public enum JournalEvent {
         case resume
         /// The config changed on resume (`keys`, `from`, `to`).
         case configChange = "config_change"
-        /// Checkpoints deleted to start over (`steps`, `reason`).
+        /// Checkpoints deleted to start over (`steps`, `to`: null, `reason`).
         case reset
-        /// Newer checkpoints deleted by resuming from an older one (`steps`, `reason`).
+        /// Newer checkpoints deleted by resuming from an older one (`steps`, `to`: that step, `reason`).
         case discard
         /// Stopped by a signal, state saved (`signal`, `step`, `epoch`).
         case interrupt
@@ -120,7 +122,8 @@ public struct JournalEntry: Sendable {
     /// `config_change`, `reset`, `discard`, `finish`: the training loop;
     /// `fail`, `preempt`, `restart`, `give_up`, `requeue`: the supervisor).
     static func legacySource(event: String, _ object: [String: JSONValue]) -> JournalSource {
-        if JournalEvent.Store(rawValue: event) != nil { return .store }
+        // The store's `reset` came after `source`: a `reset` line without one is the training loop's.
+        if let name = JournalEvent.Store(rawValue: event), name != .reset { return .store }
         if object["attempt"] != nil, JournalEvent.Supervisor(rawValue: event) != nil { return .supervisor }
         if JournalEvent.Training(rawValue: event) != nil { return .training }
         if JournalEvent.Supervisor(rawValue: event) != nil { return .supervisor }

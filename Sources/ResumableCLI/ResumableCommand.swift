@@ -23,6 +23,7 @@ struct ResumableCommand: AsyncParsableCommand {
             VerifyCommand.self,
             DiffCommand.self,
             PruneCommand.self,
+            ResetCommand.self,
             EditCommand.self,
             CommitCommand.self,
             RunCommand.self,

@@ -244,3 +244,21 @@ def test_files_written_by_the_safetensors_package_load(tmp_path: Path, binary: s
     assert cli(binary, "commit", str(tmp_path / "run"), "--step", "7", str(source)).returncode == 0
     checkpoint = Run(tmp_path / "run").load()
     assert checkpoint.state is None and np.array_equal(checkpoint.tensors["a"], np.arange(6).reshape(2, 3))
+
+
+def test_background_saves_reuse_their_buffers_and_each_holds_its_own_values(run_dir: Path) -> None:
+    run = Run(run_dir)
+    weights = torch.zeros(1000)
+    moments = np.zeros(10)
+    for step in range(1, 5):
+        weights.fill_(step)
+        moments[:] = -step
+        run.save(step, tensors={"w": weights}, state={"m": moments, "step": step}, background=True)
+    first = run._snapshot_buffers[("model", "w")]
+    run.save(5, tensors={"w": weights.fill_(5)}, state={"m": moments, "step": 5}, background=True)
+    assert run._snapshot_buffers[("model", "w")] is first  # the same buffer, refilled
+    run.close()
+    for step in range(1, 6):
+        checkpoint = run.load(step)
+        assert np.all(checkpoint.tensors["w"] == step) and checkpoint.state["step"] == step
+        assert np.all(checkpoint.state["m"] == (-step if step < 5 else -4))

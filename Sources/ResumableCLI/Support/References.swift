@@ -59,6 +59,14 @@ enum References {
         return ResolvedCheckpoint(checkpoint: resolution.checkpoint, store: store)
     }
 
+    /// Whether `text` names one checkpoint exactly (`RUN@step-N`, a checkpoint
+    /// directory), rather than one chosen by a rule (`RUN`, `RUN@latest`, `RUN@best`).
+    static func isExact(_ text: String) throws -> Bool {
+        if try standaloneCheckpoint(text) != nil { return true }
+        if case .step = try CheckpointReference(parsing: text).selector { return true }
+        return false
+    }
+
     /// A checkpoint directory outside a run's layout (one holding `manifest.json`
     /// whose parent is not `checkpoints/`), read on its own; `nil` otherwise.
     static func standaloneCheckpoint(_ text: String) throws -> Checkpoint? {

@@ -66,10 +66,9 @@ extension TrainingSession {
     func resolveStart() throws -> (Checkpoint, RunInfo, [(step: Int64, reason: String)])? {
         switch options.resume {
         case .never:
-            let steps = try store.committedSteps()
-            try delete(
-                steps, event: .reset, reason: "started over",
-                refusal: "the run \(store.directory) already has \(steps.count) checkpoint(s) (up to step \(steps.last ?? 0)) and resume mode `never` would start it over. Resume it (mode `auto`), choose another run directory, or allow overwriting (`overwrite: true`) to delete its checkpoints.")
+            try reset(to: nil, event: .reset, reason: "started over") { steps in
+                "the run \(store.directory) already has \(steps.count) checkpoint(s) (up to step \(steps.last ?? 0)) and resume mode `never` would start it over. Resume it (mode `auto`), choose another run directory, or allow overwriting (`overwrite: true`) to delete its checkpoints."
+            }
             return nil
         case .auto, .must:
             guard let resolution = try store.latest(verify: options.verifiesOnResume) else {
@@ -106,19 +105,21 @@ extension TrainingSession {
     /// checkpoints belong to a history that is being replaced. They are deleted
     /// only when overwriting is allowed.
     func discardNewer(than step: Int64) throws {
-        let newer = try store.committedSteps().filter { $0 > step }
-        try delete(
-            newer, event: .discard, reason: "resumed from step \(step)",
-            refusal: "\(store.directory) has \(newer.count) checkpoint(s) newer than \(Checkpoint.directoryName(step: step)) (up to step \(newer.last ?? 0)); resuming from it would replace them. Allow overwriting (`overwrite: true`) to delete them, or resume into another run directory.")
+        try reset(to: step, event: .discard, reason: "resumed from step \(step)") { newer in
+            "\(store.directory) has \(newer.count) checkpoint(s) newer than \(Checkpoint.directoryName(step: step)) (up to step \(newer.last ?? 0)); resuming from it would replace them. Allow overwriting (`overwrite: true`) to delete them, or resume into another run directory."
+        }
     }
 
-    /// Deletes `steps` (crash-safely) when overwriting is allowed, recording
-    /// `event`; otherwise throws `.conflict` with `refusal`.
-    func delete(_ steps: [Int64], event: TrainingJournalEvent, reason: String, refusal: String) throws {
+    /// Deletes every checkpoint (or those after `step`) through the store's
+    /// `reset` when overwriting is allowed, recording `event` with `reason`;
+    /// otherwise throws `.conflict` with the `refusal` for the steps it would delete.
+    func reset(
+        to step: Int64?, event: TrainingJournalEvent, reason: String, refusal: ([Int64]) -> String
+    ) throws {
+        let steps = try store.steps(after: step)
         guard !steps.isEmpty else { return }
-        guard options.overwrite else { throw ResumableError(.conflict, refusal, path: store.directory) }
-        for s in steps { try store.delete(step: s) }
-        try? store.events.append(event, ["steps": .array(steps.map { .int($0) }), "reason": .string(reason)])
+        guard options.overwrite else { throw ResumableError(.conflict, refusal(steps), path: store.directory) }
+        try store.reset(to: step, recording: event, fields: ["reason": .string(reason)])
         logger.info("Deleted \(steps.count) checkpoint(s) of \(store.directory): \(reason).")
     }
 

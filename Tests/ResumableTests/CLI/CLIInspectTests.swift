@@ -82,4 +82,39 @@ struct CLIInspectTests {
         #expect(outcome.stderr.contains("step-000000000300 is corrupt"), "\(outcome.stderr)")
         #expect(outcome.stderr.contains("falling back"))
     }
+
+    @Test("--verify resolves @best past a corrupt best to the next best, as latest does; none intact is 66")
+    func verifiedBest() throws {
+        let run = try CLIFixture.makeRun("inspect-best-fallback")
+        try CLIFixture.flipByte(run: run, step: 200)
+        let (plain, unverified) = try CLIFixture.json("inspect", run + "@best", "--json")
+        #expect(plain.status == 0, "\(plain)")
+        #expect(unverified["step"]?.intValue == 200, "without --verify the best is chosen by its metric alone")
+        let (outcome, json) = try CLIFixture.json("inspect", run + "@best", "--verify", "--json")
+        #expect(outcome.status == 0, "\(outcome)")
+        // 100 and 300 tie at the next best loss; the earliest wins.
+        #expect(json["step"]?.intValue == 100)
+        #expect(outcome.stderr.contains("step-000000000200 is corrupt"), "\(outcome.stderr)")
+        #expect(outcome.stderr.contains("falling back to the next best, step-000000000100"), "\(outcome.stderr)")
+        for step: Int64 in [100, 300] { try CLIFixture.flipByte(run: run, step: step) }
+        let none = try TestSupport.resumable("inspect", run + "@best", "--verify", "--json")
+        #expect(none.status == 66, "\(none)")
+        #expect(none.stdout.isEmpty)
+    }
+
+    @Test("--verify on an exact step or directory that does not verify is exit 65, naming it; intact ones print")
+    func verifiedExact() throws {
+        let run = try CLIFixture.makeRun("inspect-exact-verify")
+        try CLIFixture.flipByte(run: run, step: 200)
+        for reference in [run + "@step-200", CLIFixture.checkpoint(run, 200)] {
+            let plain = try TestSupport.resumable("inspect", reference, "--json")
+            #expect(plain.status == 0, "without --verify nothing is hashed: \(plain)")
+            let verified = try TestSupport.resumable("inspect", reference, "--verify", "--json")
+            #expect(verified.status == 65, "\(verified)")
+            #expect(verified.stdout.isEmpty)
+            #expect(verified.stderr.contains("step-000000000200 is damaged"), "\(verified.stderr)")
+        }
+        let intact = try TestSupport.resumable("inspect", run + "@step-300", "--verify", "--json")
+        #expect(intact.status == 0, "\(intact)")
+    }
 }

@@ -49,7 +49,7 @@ struct CLIUsageTests {
     func help() throws {
         let outcome = try TestSupport.resumable("--help")
         #expect(outcome.status == 0, "\(outcome)")
-        for command in ["status", "ls", "inspect", "verify", "diff", "prune", "edit", "commit"] {
+        for command in ["status", "ls", "inspect", "verify", "diff", "prune", "reset", "edit", "commit", "run"] {
             #expect(outcome.stdout.contains("  \(command) "), "missing \(command)")
         }
         let sub = try TestSupport.resumable("help", "commit")

@@ -56,6 +56,43 @@ struct TrainingLoopTests {
         #expect(again.reason == .alreadyFinished)
     }
 
+    @Test("starting over and resuming from an older step of the run delete through the store's reset, recorded by the loop")
+    func resetAndDiscard() throws {
+        let run = TestSupport.temporaryDirectory("loop")
+        let straight = try finalState(run, interruptAt: [])
+        let store = try CheckpointStore(directory: run)
+        let all = try store.committedSteps()
+        #expect(all.contains(8) && (all.last ?? 0) > 8, "\(all)")
+        let reference = try CheckpointReference(parsing: run + "@step-8")
+        let refused = #expect(throws: ResumableError.self) {
+            try TrainingLoop(options: ToyTraining.options(run, resume: .from(reference)), hooks: ToyTraining.hooks())
+                .run(from: ToyTraining.initialState())
+        }
+        #expect(refused?.code == .conflict)
+        #expect(try store.committedSteps() == all, "a refusal deletes nothing")
+
+        var fork = ToyTraining.options(run, resume: .from(reference))
+        fork.overwrite = true
+        let forked = try TrainingLoop(options: fork, hooks: ToyTraining.hooks()).run(from: ToyTraining.initialState())
+        #expect(forked.resumedFrom?.step == 8)
+        #expect(forked.state == straight)
+        let discard = try #require(try store.events.entries().last { $0.matches(JournalEvent.Training.discard) })
+        #expect(discard["steps"] == .array(all.filter { $0 > 8 }.map { .int($0) }))
+        #expect(discard["to"]?.intValue == 8)
+        #expect(discard["reason"]?.stringValue == "resumed from step 8")
+
+        var never = ToyTraining.options(run, resume: .never)
+        never.overwrite = true
+        let before = try store.committedSteps()
+        let fresh = try TrainingLoop(options: never, hooks: ToyTraining.hooks()).run(from: ToyTraining.initialState())
+        #expect(fresh.resumedFrom == nil)
+        let reset = try #require(try store.events.entries().last { $0.matches(JournalEvent.Training.reset) })
+        #expect(reset["steps"] == .array(before.map { .int($0) }))
+        #expect(reset["to"] == .null)
+        #expect(reset["reason"]?.stringValue == "started over")
+        #expect(try store.events.entries().contains { $0.matches(JournalEvent.Store.reset) } == false)
+    }
+
     @Test("an explicit reference resumes from that checkpoint")
     func explicitReference() throws {
         let run = TestSupport.temporaryDirectory("loop")
