@@ -83,8 +83,13 @@ logger = logging.getLogger("resumable.lightning")
 POINTER_FORMAT = "resumable.lightning.pointer"
 _POINTER_MAX_BYTES = 1 << 16
 _MANIFEST_MAX_BYTES = 64 << 20
-#: The file :class:`AutoResume` hands to Lightning as its resume point (inside ``RUN/.incoming``).
+#: The file :class:`AutoResume` hands to Lightning as its resume point: ``RUN/.incoming/PID-lightning-resume.ckpt``
+#: (PID-prefixed like the package's other files there, so what a dead process left is removed at the next save).
 _RESUME_POINTER = "lightning-resume.ckpt"
+
+
+def _resume_pointer_path(run_dir: str) -> str:
+    return os.path.join(run_dir, INCOMING, f"{os.getpid()}-{_RESUME_POINTER}")
 _PIN = "pinned"
 _UNSET: Any = object()
 _DEFAULT_KEEP_LAST = 3
@@ -129,8 +134,8 @@ def _read_pointer(path: str) -> Optional[dict[str, Any]]:
     return pointer
 
 
-def _write_pointer(path: str, run_dir: str, step: int) -> None:
-    """Writes the pointer file atomically (temporary file, rename): a crash leaves the old one or the new one."""
+def _write_pointer(path: str, run_dir: str, step: int, temporary: Optional[str] = None) -> None:
+    """Writes the pointer file atomically (``temporary``, then rename): a crash leaves the old one or the new one."""
     directory = os.path.dirname(path)
     os.makedirs(directory, exist_ok=True)
     pointer = {
@@ -140,7 +145,7 @@ def _write_pointer(path: str, run_dir: str, step: int) -> None:
                 "Load it with resumable.lightning.load_from_checkpoint or a Trainer with ResumableCheckpointIO; "
                 f"inspect it with `resumable inspect {run_dir}@step-{step}`.",
     }
-    temporary = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    temporary = temporary or os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp")
     with open(temporary, "w", encoding="utf-8") as f:
         json.dump(pointer, f, indent=1)
         f.write("\n")
@@ -800,6 +805,7 @@ class AutoResume(OnExceptionCheckpoint):
                  continue_trackers: bool = True) -> None:
         self.io = io if isinstance(io, ResumableCheckpointIO) else ResumableCheckpointIO(io)
         super().__init__(dirpath=os.path.join(self.io.run.dir, INCOMING), filename=_RESUME_POINTER[:-5])
+        # (dirpath and filename are OnExceptionCheckpoint's; ckpt_path below replaces the path they would make)
         self.must = must
         self.fix_hparams = fix_hparams
         self.restore_rng = restore_rng
@@ -876,15 +882,16 @@ class AutoResume(OnExceptionCheckpoint):
         When there is nothing to resume, the file does not exist.
         """
         directory, manifest = self._resolve()
-        path = os.path.join(self.io.run.dir, INCOMING, _RESUME_POINTER)
+        path = _resume_pointer_path(self.io.run.dir)
         if directory is None:
             try:
                 os.unlink(path)
             except FileNotFoundError:
                 pass
             return path
+        self.io.run._incoming()  # a real directory (never a link); dead processes' leftovers removed
         run_dir = os.path.dirname(os.path.dirname(directory))
-        _write_pointer(path, run_dir, int(manifest.get("step", 0)))
+        _write_pointer(path, run_dir, int(manifest.get("step", 0)), temporary=f"{path}.tmp")
         return path
 
     @property
@@ -981,7 +988,7 @@ class AutoResume(OnExceptionCheckpoint):
         self._restore_environment()
         self._resolved = None
         try:
-            os.unlink(os.path.join(self.io.run.dir, INCOMING, _RESUME_POINTER))
+            os.unlink(_resume_pointer_path(self.io.run.dir))
         except FileNotFoundError:
             pass
 
