@@ -1,10 +1,11 @@
 public import CheckpointStore
+import DurableFiles
 
 /// The environment of the design's "`resumable run` contract", built for one attempt.
 public enum ChildEnvironment {
     /// The variables a supervised child gets on top of `base`:
     /// `RESUMABLE_RUN_DIR`, `RESUMABLE_RUN_ID`, `RESUMABLE_ATTEMPT` (1-based),
-    /// `RESUMABLE_RESUME_FROM` and `RESUMABLE_RESUME_STEP` (empty on a fresh start),
+    /// `RESUMABLE_RESUME_FROM` (absolute) and `RESUMABLE_RESUME_STEP` (empty on a fresh start),
     /// `RESUMABLE_LOCK_TOKEN` (lends the run's lock to the child's `resumable commit`);
     /// and, unless `base` sets them, `WANDB_RUN_ID` (the run's W&B id, else its id),
     /// `WANDB_RESUME=allow`, and `MLFLOW_RUN_ID` when `run.json` knows the MLflow run.
@@ -23,7 +24,8 @@ public enum ChildEnvironment {
         env["RESUMABLE_RUN_DIR"] = runDirectory
         env["RESUMABLE_RUN_ID"] = run.id
         env["RESUMABLE_ATTEMPT"] = String(attempt)
-        env["RESUMABLE_RESUME_FROM"] = resumeFrom?.directory ?? ""
+        // Absolute, like the run directory (a relative --run-dir resolves checkpoints relatively).
+        env["RESUMABLE_RESUME_FROM"] = resumeFrom.map { FilePath.join(FilePath.join(runDirectory, "checkpoints"), Checkpoint.directoryName(step: $0.step)) } ?? ""
         env["RESUMABLE_RESUME_STEP"] = resumeFrom.map { String($0.step) } ?? ""
         if let lockToken { env["RESUMABLE_LOCK_TOKEN"] = lockToken } else { env.removeValue(forKey: "RESUMABLE_LOCK_TOKEN") }
         setUnlessPresent(&env, "WANDB_RUN_ID", run.trackers["wandb"] ?? run.id)

@@ -268,7 +268,7 @@ class Run:
         state_tensors: dict[str, Any] = {}
         if state is not None:
             encoded, state_tensors = _state.encode(state, allow_pickle=allow_pickle)
-            state_json = json.dumps(encoded, sort_keys=True, allow_nan=False, ensure_ascii=False)
+            state_json = json.dumps(encoded, allow_nan=False, ensure_ascii=False)  # key order kept: dicts are ordered
         model = dict(tensors or {})
         self.wait()  # at most one save in flight; raises the previous one's error
         if not background:

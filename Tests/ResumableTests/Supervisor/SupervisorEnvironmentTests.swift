@@ -15,7 +15,7 @@ struct SupervisorEnvironmentTests {
         return result
     }
 
-    @Test("fresh start, then resume from the checkpoint the first attempt committed")
+    @Test("fresh start, then resume from the checkpoint the first attempt committed; paths absolute")
     func contract() throws {
         let dir = TestSupport.temporaryDirectory("sup-env")
         let run = dir + "/run"
@@ -32,9 +32,11 @@ struct SupervisorEnvironmentTests {
             fi
             exit 0
             """)
-        let outcome = try TestSupport.resumable(
-            "run", "--run-dir", run, "--backoff", "0", "--", child,
-            environment: ["RESUMABLE_BIN": TestSupport.resumable, "WANDB_RUN_ID": "", "WANDB_RESUME": "", "MLFLOW_RUN_ID": ""])
+        // A relative --run-dir: every path the child gets is absolute all the same.
+        let outcome = try TestSupport.run(
+            TestSupport.resumable, ["run", "--run-dir", "run", "--backoff", "0", "--", child],
+            environment: ["RESUMABLE_BIN": TestSupport.resumable, "WANDB_RUN_ID": "", "WANDB_RESUME": "", "MLFLOW_RUN_ID": ""],
+            directory: dir)
         #expect(outcome.status == 0, "\(outcome)")
         let id = try CheckpointStore(directory: run).run.id
         #expect(!id.isEmpty)
