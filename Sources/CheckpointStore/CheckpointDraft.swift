@@ -152,8 +152,15 @@ public final class CheckpointDraft {
                 let staged = try SourceFile(path: path, followSymlinks: false, reportedAs: source)
                 defer { staged.close() }
                 guard staged.device == file.device, staged.inode == file.inode else { throw file.changed() }
-                try staged.sync()
-                let (sha, digests) = try Self.digest(staged)
+                // The file's writeback (fsync) and its hashing (reads from the page cache) run
+                // side by side: a commit of a file another program just wrote costs the longer
+                // of the two, not their sum. Both must succeed.
+                let outcomes = Parallel.map([false, true]) { hashing -> (sha256: String, tensorCRC32C: [String: String]?)? in
+                    if hashing { return try Self.digest(staged) }
+                    try staged.sync()
+                    return nil
+                }
+                let (sha, digests) = try outcomes[0].get() ?? outcomes[1].get()!
                 record = FileRecord(name: fileName, bytes: staged.size, sha256: sha, tensorCRC32C: digests)
             } catch {
                 _ = unlink(path)
