@@ -5,7 +5,7 @@
         Benchmarks/python_package.py --dir /var/tmp/pybench [--d-model 768] [--reps 3]
 
 The state is GPT-2 small's weights with Adam's two moments (d-model 768: 124 M
-parameters × 3 × 4 bytes = 1.49 GB, 445 tensors), as torch tensors on the CPU.
+parameters × 3 × 4 bytes = 1.49 GB, 445 tensors: `peers.py`'s layout), as torch tensors on the CPU.
 Every method writes the same tensors into a fresh directory and ends with the
 data durable: torch.save and save_file are followed by fsync of the file and
 its directory; Run.save commits (hashes every byte, fsyncs, renames) through
@@ -32,29 +32,15 @@ import time
 import torch
 from safetensors.torch import save_file
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [os.path.join(HERE, "..", "python"), HERE]
+from peers import layout  # noqa: E402  (the state the Swift benchmark and the peers save)
 from resumable import Run  # noqa: E402
-
-
-def layout(d: int) -> list[tuple[str, tuple[int, ...]]]:
-    v, p, layers = 50257, 1024, 12
-    w: list[tuple[str, tuple[int, ...]]] = [("wte", (v, d)), ("wpe", (p, d))]
-    for i in range(layers):
-        q = f"h.{i}."
-        w += [(q + "ln_1.weight", (d,)), (q + "ln_1.bias", (d,)),
-              (q + "attn.c_attn.weight", (d, 3 * d)), (q + "attn.c_attn.bias", (3 * d,)),
-              (q + "attn.c_proj.weight", (d, d)), (q + "attn.c_proj.bias", (d,)),
-              (q + "ln_2.weight", (d,)), (q + "ln_2.bias", (d,)),
-              (q + "mlp.c_fc.weight", (d, 4 * d)), (q + "mlp.c_fc.bias", (4 * d,)),
-              (q + "mlp.c_proj.weight", (4 * d, d)), (q + "mlp.c_proj.bias", (d,))]
-    w += [("ln_f.weight", (d,)), ("ln_f.bias", (d,))]
-    return [("model." + n, s) for n, s in w] + [("adam.exp_avg." + n, s) for n, s in w] \
-        + [("adam.exp_avg_sq." + n, s) for n, s in w]
 
 
 def make_state(d: int) -> dict[str, torch.Tensor]:
     g = torch.Generator().manual_seed(0)
-    return {name: torch.randn(shape, generator=g) for name, shape in layout(d)}
+    return {name: torch.randn(shape, generator=g) for name, shape in layout(d, True)}
 
 
 def fsync_path(path: str) -> None:
