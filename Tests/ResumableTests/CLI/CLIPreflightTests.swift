@@ -100,6 +100,18 @@ struct CLIPreflightTests {
         #expect(Self.check(json, "latest checkpoint")?["detail"]?.stringValue?.contains("model.safetensors") == true)
     }
 
+    @Test("a damaged safetensors header of the right size fails the quick check")
+    func damagedHeader() throws {
+        let run = try CLIFixture.makeRun("preflight-header")
+        let path = CLIFixture.checkpoint(run, 300) + "/model.safetensors"
+        var data = try Data(contentsOf: URL(fileURLWithPath: path))
+        for i in 8..<16 { data[i] = 0xFF }
+        try data.write(to: URL(fileURLWithPath: path))
+        let (outcome, json) = try CLIFixture.json("preflight", run, "--json")
+        #expect(outcome.status == 1, "\(outcome)")
+        #expect(Self.check(json, "latest checkpoint")?["detail"]?.stringValue?.contains("header") == true)
+    }
+
     @Test("a flipped byte passes the quick check and fails --full")
     func flipped() throws {
         let run = try CLIFixture.makeRun("preflight-flipped")
