@@ -40,6 +40,7 @@ struct PreflightCommand: ParsableCommand, LoggingConfigurable {
     }
 
     func run() throws {
+        try References.requireLocal(runDirectory)
         let checks = try Preflight.run(runDirectory, options: .init(full: full, expectBytes: expectBytes, keep: keep))
         let ok = checks.allSatisfy(\.ok)
         if output.json {

@@ -1,7 +1,9 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Resumable
+import DurableFiles
+package import JSON
+import SafeTensors
 
 /// The checks `resumable preflight` runs before hours of compute are spent.
 ///
@@ -9,45 +11,62 @@ import Resumable
 /// failing `statvfs`) fails with the reason instead of stopping the others.
 /// The pipeline file's own `preflight:` commands come in through
 /// `Preflight.run(…, extraChecks:)` as named closures, run after the built-in
-/// ones; the pipeline command builds them from the file.
-enum Preflight {
+/// ones; the pipeline command builds them from the file. `resumable
+/// preflight` prints the result.
+package enum Preflight {
     /// One line of the checklist.
-    struct Check: Equatable {
-        var name: String
-        var ok: Bool
-        var detail: String
+    package struct Check: Equatable, Sendable {
+        package var name: String
+        package var ok: Bool
+        package var detail: String
 
-        var json: JSONValue { ["name": .string(name), "ok": .bool(ok), "detail": .string(detail)] }
+        package init(name: String, ok: Bool, detail: String) {
+            self.name = name
+            self.ok = ok
+            self.detail = detail
+        }
+
+        package var json: JSONValue { ["name": .string(name), "ok": .bool(ok), "detail": .string(detail)] }
     }
 
     /// A check added from outside (a pipeline file's `preflight:` entry): a
     /// name and what runs it, returning whether it passed and a detail line.
-    struct ExtraCheck {
-        var name: String
-        var run: () -> (ok: Bool, detail: String)
+    package struct ExtraCheck {
+        package var name: String
+        package var run: () -> (ok: Bool, detail: String)
+
+        package init(name: String, run: @escaping () -> (ok: Bool, detail: String)) {
+            self.name = name
+            self.run = run
+        }
     }
 
     /// What preflight looks at.
-    struct Options {
+    package struct Options: Sendable {
         /// Verify checksums, not only sizes.
-        var full = false
+        package var full: Bool
         /// The expected size of one checkpoint; `nil`: the latest checkpoint's.
-        var expectBytes: Int64?
+        package var expectBytes: Int64?
         /// How many checkpoints are kept; `nil`: 3.
-        var keep: Int?
+        package var keep: Int?
+
+        package init(full: Bool = false, expectBytes: Int64? = nil, keep: Int? = nil) {
+            self.full = full
+            self.expectBytes = expectBytes
+            self.keep = keep
+        }
     }
 
-    static let defaultKeep = 3
+    package static let defaultKeep = 3
 
     /// Runs every built-in check on the run in `directory` (which may not
     /// exist yet: then space and writability are checked on its nearest
     /// existing ancestor), then `extraChecks` in order.
-    /// - Throws: `.corrupt` when `run.json` cannot be read; `.usage` for an object-store run.
-    static func run(_ directory: String, options: Options, extraChecks: [ExtraCheck] = []) throws -> [Check] {
-        try References.requireLocal(directory)
+    /// - Throws: `.corrupt` when `run.json` cannot be read.
+    package static func run(_ directory: String, options: Options, extraChecks: [ExtraCheck] = []) throws -> [Check] {
         let runExists = FileSystem.exists(FilePath.join(directory, "run.json"))
             || FileSystem.isDirectory(FilePath.join(directory, "checkpoints"))
-        let store = runExists ? try References.openRun(directory) : nil
+        let store = runExists ? try CheckpointStore(directory: directory) : nil
         var latest: Checkpoint?
         var latestProblem: String?
         if let store {
