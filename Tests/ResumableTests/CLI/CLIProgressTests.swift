@@ -67,6 +67,35 @@ struct CLIProgressTests {
         #expect(outcome.status == 0, "\(outcome)")
     }
 
+    @Test("reports written while checkpoints commit leave both whole")
+    func concurrentWithCommit() async throws {
+        let run = TestSupport.temporaryDirectory("progress-commit") + "/run"
+        let store = try CheckpointStore(directory: run, access: .write, create: true)
+        let reporter = Task.detached { () throws -> [Int32] in
+            try (1...8).map { epoch in
+                try TestSupport.resumable("progress", "--epoch", String(epoch), "--of", "8", "--run-dir", run, deadline: 60).status
+            }
+        }
+        for step in Int64(1)...6 {
+            try store.commit(step: step) { draft in
+                try draft.writeTensors([TensorSource(name: "w", dtype: .f32, shape: [256], values: [Float](repeating: Float(step), count: 256))])
+            }
+            guard case .report = RunProgress.read(from: run) else {
+                if case .damaged(let reason) = RunProgress.read(from: run) { Issue.record("torn report: \(reason)") }
+                continue
+            }
+        }
+        #expect(try await reporter.value.allSatisfy { $0 == 0 })
+        for checkpoint in try store.checkpoints() { #expect(try store.verify(checkpoint).isIntact) }
+        store.close()
+        guard case .report(let last) = RunProgress.read(from: run) else {
+            Issue.record("no readable report")
+            return
+        }
+        #expect(last.epoch == 8)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: run).filter { $0.hasPrefix("progress.json.tmp") }.isEmpty)
+    }
+
     @Test("status shows a progress section: text and JSON")
     func status() throws {
         let run = try CLIFixture.makeRun("progress-status")
