@@ -66,6 +66,40 @@ struct CLIPreflightTests {
         #expect(Self.check(json, "disk space")?["ok"]?.boolValue == true)
     }
 
+    /// Mounts a tmpfs at a new directory (`options` such as `ro` or `size=64k`),
+    /// runs `body` with it and unmounts it; `nil` where mounting is not allowed.
+    static func withTmpfs(_ label: String, options: String, _ body: (String) throws -> Void) throws -> Bool {
+        let directory = TestSupport.temporaryDirectory(label) + "/mnt"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let mounted = try TestSupport.run("/bin/mount", ["-t", "tmpfs", "-o", options, "tmpfs", directory], deadline: 30)
+        guard mounted.status == 0 else { return false }
+        defer { _ = try? TestSupport.run("/bin/umount", [directory], deadline: 30) }
+        try body(directory)
+        return true
+    }
+
+    @Test("a real full file system (a 64 KiB tmpfs) fails disk space, where mounting is allowed")
+    func fullTmpfs() throws {
+        let ran = try Self.withTmpfs("preflight-tmpfs-full", options: "size=64k") { mount in
+            let (outcome, json) = try CLIFixture.json("preflight", mount + "/run", "--json", "--expect-bytes", "100000")
+            #expect(outcome.status == 1, "\(outcome)")
+            #expect(Self.check(json, "disk space")?["ok"]?.boolValue == false)
+            #expect(Self.check(json, "writable")?["ok"]?.boolValue == true)
+        }
+        if !ran { print("skipped: cannot mount a tmpfs here") }
+    }
+
+    @Test("a read-only file system (a ro tmpfs) fails writable, where mounting is allowed")
+    func readOnlyTmpfs() throws {
+        let ran = try Self.withTmpfs("preflight-tmpfs-ro", options: "ro,size=64k") { mount in
+            let (outcome, json) = try CLIFixture.json("preflight", mount + "/run", "--json")
+            #expect(outcome.status == 1, "\(outcome)")
+            #expect(Self.check(json, "writable")?["ok"]?.boolValue == false)
+            #expect(Self.check(json, "writable")?["detail"]?.stringValue?.contains("ead-only") == true)
+        }
+        if !ran { print("skipped: cannot mount a tmpfs here") }
+    }
+
     @Test("a symbolic link in place of the probe is never followed")
     func probeNeverFollowsLinks() throws {
         // The probe's name is random and created with O_EXCL; a run directory that is
