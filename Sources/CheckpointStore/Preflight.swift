@@ -64,6 +64,10 @@ package enum Preflight {
     /// existing ancestor), then `extraChecks` in order.
     /// - Throws: `.corrupt` when `run.json` cannot be read.
     package static func run(_ directory: String, options: Options, extraChecks: [ExtraCheck] = []) throws -> [Check] {
+        let found = FileSystem.entryType(directory)
+        if found != .missing && !FileSystem.isDirectory(directory) {
+            throw ResumableError(.usage, "\(directory) is \(found == .regular ? "a file" : "not a directory"), not a run directory.", path: directory)
+        }
         let runExists = FileSystem.exists(FilePath.join(directory, "run.json"))
             || FileSystem.isDirectory(FilePath.join(directory, "checkpoints"))
         let store = runExists ? try CheckpointStore(directory: directory) : nil

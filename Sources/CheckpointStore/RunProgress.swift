@@ -158,7 +158,7 @@ package struct ProgressStatusContributor: RunStatusContributor {
         case .report(let progress):
             var rows = [
                 RunStatus.Row(
-                    "epoch", "epoch \(progress.epoch) of \(progress.of) (\(progress.percent) %), updated \(HumanFormat.age(of: progress.updatedAt, now: now)) ago")
+                    "reported", "epoch \(progress.epoch) of \(progress.of) (\(progress.percent) %), updated \(HumanFormat.age(of: progress.updatedAt, now: now)) ago")
             ]
             if let step = progress.step { rows.append(RunStatus.Row("step", String(step))) }
             if !progress.counters.isEmpty { rows.append(RunStatus.Row("counters", HumanFormat.metrics(progress.counters))) }

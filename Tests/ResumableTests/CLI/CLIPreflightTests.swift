@@ -189,6 +189,7 @@ struct CLIPreflightTests {
         let run = try CLIFixture.makeRun("preflight-codes")
         #expect(try TestSupport.resumable("preflight", run, "--keep", "0").status == 64)
         #expect(try TestSupport.resumable("preflight", run, "--expect-bytes", "-1").status == 64)
+        #expect(try TestSupport.resumable("preflight", run + "/run.json").status == 64)
         try Data("{".utf8).write(to: URL(fileURLWithPath: run + "/run.json"))
         #expect(try TestSupport.resumable("preflight", run).status == 65)
     }
