@@ -86,6 +86,19 @@ package enum FaultInjection {
         }
     }
 
+    /// The free bytes `FileSystem.availableBytes(at:)` reports instead of
+    /// asking `statvfs`: `RESUMABLE_FAULT_FREE_BYTES=N` in the environment of a
+    /// build with fault injection compiled in; `nil` otherwise (always in
+    /// release builds). Simulates a full disk for `resumable preflight`.
+    package static var availableBytesOverride: Int64? {
+        #if RESUMABLE_FAULT_INJECTION
+        guard let text = getenv("RESUMABLE_FAULT_FREE_BYTES") else { return nil }
+        return Int64(String(cString: text))
+        #else
+        return nil
+        #endif
+    }
+
     /// Called before each wrapped system call; returns the fault to apply, if any.
     ///
     /// A fault armed by `FaultScope.run` for the current task wins over the

@@ -338,7 +338,11 @@ package enum FileSystem {
     }
 
     /// Bytes available to an unprivileged user on the file system holding `path`.
+    /// Test builds (`RESUMABLE_FAULT_INJECTION=1`) report
+    /// `RESUMABLE_FAULT_FREE_BYTES` instead when it is set, so a full disk can
+    /// be simulated without filling one (see `FaultInjection.availableBytesOverride`).
     package static func availableBytes(at path: String) -> Int64? {
+        if let simulated = FaultInjection.availableBytesOverride { return simulated }
         var s = statvfs()
         guard statvfs(path, &s) == 0 else { return nil }
         return Int64(s.f_bavail) * Int64(s.f_frsize)

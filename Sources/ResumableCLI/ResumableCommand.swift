@@ -27,6 +27,8 @@ struct ResumableCommand: AsyncParsableCommand {
             EditCommand.self,
             CommitCommand.self,
             RunCommand.self,
+            ProgressCommand.self,
+            PreflightCommand.self,
         ]
     )
 

@@ -25,13 +25,16 @@ struct StatusCommand: ParsableCommand, LoggingConfigurable {
     func run() throws {
         let store = try References.openRun(runDirectory)
         let status = try RunStatus.build(
-            from: store, monitor: monitor.value, recentEvents: events, contributors: [SupervisorStatusContributor(), TrainingStatusContributor()])
+            from: store, monitor: monitor.value, recentEvents: events, contributors: [ProgressStatusContributor(), SupervisorStatusContributor(), TrainingStatusContributor()])
         let damaged = status.checkpoints.damaged
         if !damaged.isEmpty {
             // One warning for the command, however many parts of the status passed them over.
             let list = damaged.map { "\(Checkpoint.directoryName(step: $0.step)) (\($0.reason))" }.joined(separator: "; ")
             References.logger.warning(
                 "\(damaged.count) damaged checkpoint\(damaged.count == 1 ? "" : "s") left out: \(list). `resumable ls \(runDirectory)` lists them.")
+        }
+        if case .string(let reason)? = status.section("progress")?.json["damaged"] {
+            References.logger.warning("the run's progress report is damaged and not shown: \(reason)")
         }
         if output.json {
             Terminal.writeJSON(status.json)
