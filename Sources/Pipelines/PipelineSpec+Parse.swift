@@ -119,7 +119,8 @@ enum PipelineText {
             return ResumableError(.corrupt, "\(at(mark)): YAML syntax error: \(what)\(problem).", path: file, cause: error)
         case .duplicatedKeysInMapping(let duplicates, let context):
             return ResumableError(
-                .usage, "\(at(context.mark)): the key \(duplicates.map { "`\($0)`" }.joined(separator: ", ")) appears twice in one mapping.",
+                .usage,
+                "\(at(context.mark)): the mapping that starts here has the key \(duplicates.map { "`\($0)`" }.joined(separator: ", ")) twice; keep one.",
                 path: file, cause: error)
         case .reader(let problem, let offset, _, _):
             return ResumableError(.corrupt, "\(file):1:1: the pipeline file cannot be read as YAML: \(problem)\(offset.map { " at character \($0)" } ?? "").", path: file, cause: error)

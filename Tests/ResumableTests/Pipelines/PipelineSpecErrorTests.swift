@@ -53,20 +53,20 @@ struct PipelineSpecErrorTests {
         Case(label: "unknown placeholder", yaml: "name: x\nrun: r\nstages:\n  - name: a\n    command: train --out {runn}\n", exit: 64, at: "5:14", says: "unknown placeholder {runn}"),
         Case(label: "output escapes the run", yaml: "name: x\nrun: r\nstages:\n  - name: a\n    command: c\n    outputs: [../x]\n", exit: 64, at: "6:15", says: "relative path inside the run directory"),
         Case(label: "bad stage name", yaml: "name: x\nrun: r\nstages:\n  - name: a/b\n    command: c\n", exit: 64, at: "4:11", says: "is not valid"),
-        Case(label: "duplicate key", yaml: "name: x\nname: y\nrun: r\nstages:\n  - name: a\n    command: c\n", exit: 64, at: "", says: "appears twice"),
+        Case(label: "duplicate key", yaml: "name: x\nname: y\nrun: r\nstages:\n  - name: a\n    command: c\n", exit: 64, at: "1:1", says: "has the key `name` twice"),
         Case(label: "preflight without command", yaml: good + "\npreflight:\n  - name: torch\n", exit: 64, at: "7:5", says: "no `command`"),
         Case(label: "root is a list", yaml: "- a\n- b\n", exit: 64, at: "1:1", says: "must be a mapping"),
         Case(label: "empty file", yaml: "", exit: 64, at: "1:1", says: "empty"),
         Case(label: "only a comment", yaml: "# nothing\n", exit: 64, at: "1:1", says: "empty"),
         Case(label: "tab indentation", yaml: "name: x\nrun: r\nstages:\n\t- name: a\n", exit: 65, at: "4:", says: "YAML syntax error"),
-        Case(label: "unclosed flow list", yaml: "name: x\nrun: r\nstages: [a\n", exit: 65, at: "", says: "YAML syntax error"),
+        Case(label: "unclosed flow list", yaml: "name: x\nrun: r\nstages: [a\n", exit: 65, at: "4:1", says: "YAML syntax error"),
         Case(label: "bad indentation", yaml: "name: x\n  run: r\n", exit: 65, at: "2:", says: "YAML syntax error"),
         Case(label: "undefined alias", yaml: "name: *nope\nrun: r\nstages: []\n", exit: 65, at: "1:7", says: "undefined alias"),
         Case(label: "binary content", yaml: "name: x\nrun: r\u{0}\n", exit: 65, at: "2:7", says: "binary"),
         Case(
             label: "alias bomb (many aliases)",
             yaml: "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + (1...12).map { "b\($0): &b\($0) [" + Array(repeating: "*" + ($0 == 1 ? "a" : "b\($0 - 1)"), count: 10).joined(separator: ", ") + "]" }.joined(separator: "\n") + "\n",
-            exit: 65, at: "", says: "alias"),
+            exit: 65, at: "12:12", says: "alias"),
     ]
 
     func run(_ bytes: [UInt8], file: String = "pipeline.yaml") -> ResumableError? {
