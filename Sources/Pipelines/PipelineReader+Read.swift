@@ -15,6 +15,7 @@ extension PipelineReader {
         guard let stagesNode = value("stages") else { throw usage(top, "the pipeline has no `stages`") }
         let name = try string(nameNode, "`name`")
         let run = try string(runNode, "`run`")
+        guard !name.isEmpty else { throw usage(location(nameNode), "`name` is empty") }
         guard !run.isEmpty else { throw usage(location(runNode), "`run` is empty") }
         guard case .sequence(let stageNodes) = stagesNode else {
             throw usage(location(stagesNode), "`stages` must be a list of stages, found \(Self.kind(stagesNode))")

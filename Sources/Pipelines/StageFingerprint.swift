@@ -6,6 +6,7 @@ public import JSON
 /// the parts are the hashes of the command, of the env, of each input (by
 /// path) and of each upstream stage's recorded outputs (by stage).
 public struct StageFingerprint: Sendable, Hashable {
+    /// The fingerprint: SHA-256 of the canonical text of all the parts below.
     public var sha256: String
     /// SHA-256 of the command's canonical text (after substitution).
     public var command: String
@@ -28,6 +29,7 @@ public struct StageFingerprint: Sendable, Hashable {
     }
 
     /// The fingerprint as the ledger stores it.
+    /// The fingerprint as the ledger stores it (the total and every part).
     public var json: JSONValue {
         .object([
             "sha256": .string(sha256), "command": .string(command), "env": .string(env),

@@ -18,7 +18,9 @@ public struct StageLedger: Sendable, Hashable {
     /// Ledgers larger than this are refused.
     public static let maxBytes = 16 << 20
 
+    /// The schema the ledger was read with (``schemaVersion``).
     public var schemaVersion: Int
+    /// When the ledger was first written (RFC 3339 UTC).
     public var createdAt: String
     /// The stages' records by name.
     public var stages: [String: StageRecord]
@@ -35,6 +37,7 @@ public struct StageLedger: Sendable, Hashable {
     /// The ledger's path in `runDirectory`.
     public static func path(in runDirectory: String) -> String { runDirectory + "/" + fileName }
 
+    /// The ledger as `stages.json` holds it.
     public var json: JSONValue {
         .object([
             "schema_version": .int(Int64(schemaVersion)), "created_at": .string(createdAt),

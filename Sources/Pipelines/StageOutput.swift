@@ -4,7 +4,9 @@ public import JSON
 public struct StageOutput: Sendable, Hashable {
     /// The path relative to the run directory.
     public var path: String
+    /// The file's size in bytes.
     public var bytes: Int64
+    /// SHA-256 of the file's content, lowercase hex.
     public var sha256: String
 
     public init(path: String, bytes: Int64, sha256: String) {
@@ -13,6 +15,7 @@ public struct StageOutput: Sendable, Hashable {
         self.sha256 = sha256
     }
 
+    /// The output as the ledger stores it: `{path, bytes, sha256}`.
     public var json: JSONValue { .object(["path": .string(path), "bytes": .int(bytes), "sha256": .string(sha256)]) }
 }
 

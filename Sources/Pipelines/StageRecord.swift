@@ -42,6 +42,7 @@ public struct StageOwner: Sendable, Hashable {
         return startTicks != 0 && entry.startTicks != startTicks
     }
 
+    /// The owner as the ledger stores it.
     public var json: JSONValue {
         .object(["pid": .int(Int64(pid)), "host": .string(host), "boot_id": .string(bootID), "start_ticks": .int(Int64(startTicks))])
     }
@@ -50,7 +51,9 @@ public struct StageOwner: Sendable, Hashable {
 /// One stage's entry in the ledger.
 public struct StageRecord: Sendable, Hashable {
     public var status: StageStatus
+    /// When the last attempt started (RFC 3339 UTC).
     public var startedAt: String?
+    /// When the last attempt ended, completed or failed.
     public var completedAt: String?
     /// How many times the stage was started.
     public var attempts: Int
@@ -112,6 +115,7 @@ public struct StageRecord: Sendable, Hashable {
         owner = nil
     }
 
+    /// The record as the ledger stores it.
     public var json: JSONValue {
         var o: [String: JSONValue] = [
             "status": .string(status.rawValue), "attempts": .int(Int64(attempts)),
