@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // A small JSON value type with a strict, depth-limited parser and a sorted-key writer.
@@ -63,10 +64,16 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Pipelines: the pipeline file, stage fingerprints, the stage ledger and the plan.
+        .target(
+            name: "Pipelines",
+            dependencies: ["JSON", "DurableFiles", "CheckpointStore", .product(name: "Yams", package: "Yams")],
+            swiftSettings: swiftSettings
+        ),
         // The umbrella module.
         .target(
             name: "Resumable",
-            dependencies: ["JSON", "DurableFiles", "SafeTensors", "CheckpointStore", "Training", "Supervisor"],
+            dependencies: ["JSON", "DurableFiles", "SafeTensors", "CheckpointStore", "Training", "Supervisor", "Pipelines"],
             swiftSettings: swiftSettings
         ),
         // The `resumable` command line.

@@ -5,3 +5,4 @@
 @_exported public import SafeTensors
 @_exported public import Supervisor
 @_exported public import Training
+@_exported public import Pipelines
