@@ -499,6 +499,20 @@ class Checkpoint(keras.callbacks.Callback):
         if self.save_every == "epoch" or self._deferred_save or self._is_last_epoch():
             self._deferred_save = False
             self._save_point(values, epoch_end=True)
+        self._report_progress()
+
+    def _report_progress(self) -> None:
+        """Tells ``resumable status`` where training stands (``resumable progress``: epoch x of y).
+
+        Progress is a convenience: a failure to report it warns once and never stops training.
+        """
+        epochs = self.params.get("epochs") if self.params else None
+        if not epochs:
+            return
+        try:
+            self.run.progress(epoch=self._epochs_done, of=max(int(epochs), self._epochs_done), step=self._step)
+        except ResumableError as error:
+            self._warn_once("progress", f"cannot report progress to {self.run.dir}: {error.message}")
 
     def on_train_end(self, logs: Mapping[str, Any] | None = None) -> None:
         """Saves the final state if it is not saved yet, and hands the epoch count back to ``fit``'s argument."""

@@ -804,6 +804,7 @@ class AutoResume(OnExceptionCheckpoint):
                  must: bool = False, fix_hparams: bool = False, restore_rng: bool = True,
                  continue_trackers: bool = True) -> None:
         self.io = io if isinstance(io, ResumableCheckpointIO) else ResumableCheckpointIO(io)
+        self._progress_failed = False
         super().__init__(dirpath=os.path.join(self.io.run.dir, INCOMING), filename=_RESUME_POINTER[:-5])
         # (dirpath and filename are OnExceptionCheckpoint's; ckpt_path below replaces the path they would make)
         self.must = must
@@ -979,6 +980,22 @@ class AutoResume(OnExceptionCheckpoint):
         """Restores the random generators' states (Lightning calls it before training starts)."""
         if self.restore_rng and isinstance(state_dict.get("rng"), Mapping):
             _restore_rng(state_dict["rng"])
+
+    def on_train_epoch_end(self, trainer: "pl.Trainer", pl_module: "pl.LightningModule") -> None:
+        """Tells ``resumable status`` where training stands (``resumable progress``: epoch x of max_epochs).
+
+        Only on the main process and only with a finite ``max_epochs``; a failure to report
+        is logged once and never stops training.
+        """
+        epochs = trainer.max_epochs
+        if not trainer.is_global_zero or epochs is None or epochs < 1 or self._progress_failed:
+            return
+        done = trainer.current_epoch + 1
+        try:
+            self.io.run.progress(epoch=done, of=max(epochs, done), step=trainer.global_step)
+        except ResumableError as error:
+            self._progress_failed = True
+            logger.warning("cannot report progress to %s: %s", self.io.run.dir, error.message)
 
     def on_exception(self, trainer: "pl.Trainer", *args: Any, **kwargs: Any) -> None:
         """Saves nothing: the run resumes from its last committed checkpoint."""

@@ -185,6 +185,9 @@ def test_epoch_info_when_finished_and_auto_mode(data, run_dir):
     info = Run(run_dir).load().metadata["epoch_info"]
     assert info["finished"] is True and info["finish_reason"] == "completed" and info["completed_epochs"] == 2
     assert info["monitor"] == "val_accuracy" and info["mode"] == "max"
+    # `resumable status` shows where training stands: the callback reported it every epoch.
+    progress = json.loads((Path(run_dir) / "progress.json").read_text())
+    assert (progress["epoch"], progress["of"]) == (2, 2)
 
 
 def test_restore_false_refuses_then_force_resets(data, run_dir, binary):

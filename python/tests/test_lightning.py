@@ -408,6 +408,8 @@ def test_fit_resumes_by_itself_and_lightning_paths_work(tmp_path: Path, run_dir:
     trainer = pl.Trainer(max_epochs=2, logger=False, plugins=[io], callbacks=[AutoResume(io)], **options)
     trainer.fit(Tiny(), tiny_data(), tiny_data())
     assert steps(run_dir) == [4, 8] and run_dir.joinpath("run.json").is_file()
+    progress = json.loads(run_dir.joinpath("progress.json").read_text())  # what `resumable status` shows
+    assert (progress["epoch"], progress["of"], progress["step"]) == (2, 2, 8)
     assert isinstance(trainer.checkpoint_callback, ModelCheckpoint)
     assert [p.name for p in directory.iterdir()] == ["epoch=1-step=8.ckpt"]  # epoch 0's was removed
     assert manifest(run_dir, 4)["metadata"]["lightning"]["paths"] == [] and manifest(run_dir, 4)["tags"] == []
