@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import shutil
+import socket
 import stat
 import sys
 import threading
@@ -39,6 +40,8 @@ STATE_FILE = "state.json"
 STATE_TENSORS_FILE = "state.safetensors"
 INCOMING = ".incoming"
 MAX_STATE_JSON_BYTES = 1 << 30
+#: This machine's name in ``RUN/.incoming`` entries (no ``-``, which separates the parts).
+_HOST = socket.gethostname().replace("-", "_").replace("/", "_") or "localhost"
 
 
 @dataclass
@@ -322,9 +325,18 @@ class Run:
 
     @staticmethod
     def _clean_incoming(path: str) -> None:
-        """Removes what saves of dead processes left behind (their files are in no checkpoint)."""
+        """Removes what saves of dead processes of this host left behind (their files are in no checkpoint).
+
+        Entries are named ``PID@HOST-…``; another host's are left alone (its pid
+        says nothing here: a run on a shared file system may be written from
+        several machines in turn).
+        """
         for entry in os.listdir(path):
             pid_text = entry.split("-", 1)[0]
+            if "@" in pid_text:
+                pid_text, host = pid_text.split("@", 1)
+                if host != _HOST:
+                    continue
             if not pid_text.isdigit() or int(pid_text) == os.getpid():
                 continue
             try:
@@ -342,7 +354,7 @@ class Run:
 
     def _write_and_commit(self, step: int, arguments: list[str], model: Mapping[str, Any], state_json: str | None,
                           state_tensors: Mapping[str, Any]) -> SavedCheckpoint:
-        directory = os.path.join(self._incoming(), f"{os.getpid()}-{step}-{uuid.uuid4().hex[:8]}")
+        directory = os.path.join(self._incoming(), f"{os.getpid()}@{_HOST}-{step}-{uuid.uuid4().hex[:8]}")
         os.mkdir(directory)
         try:
             dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)

@@ -262,3 +262,18 @@ def test_background_saves_reuse_their_buffers_and_each_holds_its_own_values(run_
         checkpoint = run.load(step)
         assert np.all(checkpoint.tensors["w"] == step) and checkpoint.state["step"] == step
         assert np.all(checkpoint.state["m"] == (-step if step < 5 else -4))
+
+
+def test_leftovers_of_dead_processes_are_cleaned_but_not_another_hosts(run_dir: Path) -> None:
+    from resumable.run import _HOST
+    run = Run(run_dir)
+    run.save(1, tensors={"w": np.zeros(1)})
+    incoming = run_dir / ".incoming"
+    dead_here = incoming / f"4194303@{_HOST}-2-deadbeef"
+    other_host = incoming / "4194303@another_machine-2-cafecafe"
+    old_style = incoming / "4194303-2-0badf00d"
+    for directory in (dead_here, other_host, old_style):
+        directory.mkdir()
+        (directory / "model.safetensors").write_bytes(b"partial")
+    run.save(2, tensors={"w": np.ones(1)})
+    assert sorted(p.name for p in incoming.iterdir()) == [other_host.name]
