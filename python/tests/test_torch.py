@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
+import torch  # noqa: E402
 
 from resumable import Run  # noqa: E402
 from resumable.torch import ResumableDataLoader, ResumableSampler, capture, restore  # noqa: E402
