@@ -24,6 +24,10 @@ public struct StageLedger: Sendable, Hashable {
     public var createdAt: String
     /// The stages' records by name.
     public var stages: [String: StageRecord]
+    /// The pipeline the ledger belongs to, as the last `pipeline run` or
+    /// `pipeline reset` saw it: so `pipeline status RUN` can show the stages
+    /// in order without the pipeline file. `nil` in a ledger written without it.
+    public var pipeline: PipelineOutline?
 
     public init(createdAt: String? = nil) {
         schemaVersion = Self.schemaVersion
@@ -39,10 +43,12 @@ public struct StageLedger: Sendable, Hashable {
 
     /// The ledger as `stages.json` holds it.
     public var json: JSONValue {
-        .object([
+        var o: [String: JSONValue] = [
             "schema_version": .int(Int64(schemaVersion)), "created_at": .string(createdAt),
             "stages": .object(stages.mapValues(\.json)),
-        ])
+        ]
+        if let pipeline { o["pipeline"] = pipeline.json }
+        return .object(o)
     }
 
     /// Writes the ledger to `{runDirectory}/stages.json` atomically and durably.
@@ -88,6 +94,12 @@ public struct StageLedger: Sendable, Hashable {
         self.stages = [:]
         for (name, value) in stages {
             self.stages[name] = try Self.record(value, stage: name, invalid: invalid)
+        }
+        switch o["pipeline"] {
+        case nil, .null?: pipeline = nil
+        case let p?:
+            guard let outline = PipelineOutline(json: p) else { throw invalid("\"pipeline\" is not a pipeline outline (name, file, stages)") }
+            pipeline = outline
         }
     }
 

@@ -29,6 +29,7 @@ struct ResumableCommand: AsyncParsableCommand {
             RunCommand.self,
             ProgressCommand.self,
             PreflightCommand.self,
+            PipelineCommand.self,
         ]
     )
 
