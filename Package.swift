@@ -64,10 +64,10 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // Pipelines: the pipeline file, stage fingerprints, the stage ledger and the plan.
+        // Pipelines: the pipeline file, stage fingerprints, the stage ledger, the plan and the runner.
         .target(
             name: "Pipelines",
-            dependencies: ["JSON", "DurableFiles", "CheckpointStore", .product(name: "Yams", package: "Yams")],
+            dependencies: ["JSON", "CSystemShims", "DurableFiles", "CheckpointStore", "Supervisor", .product(name: "Yams", package: "Yams")],
             swiftSettings: swiftSettings
         ),
         // The umbrella module.

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "CSystemShims.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <unistd.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -35,4 +36,8 @@ int resumable_lower_thread_priority(int increment) {
     errno = ENOSYS;
     return -1;
 #endif
+}
+
+int resumable_pipe_cloexec(int fds[2]) {
+    return pipe2(fds, O_CLOEXEC);
 }

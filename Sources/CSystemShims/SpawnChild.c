@@ -5,7 +5,7 @@
 // Between fork and exec the child of a multithreaded process may only make
 // async-signal-safe calls: everything the child does here is a plain system
 // call (setpgid, sigaction, sigprocmask, prctl, getppid, write, close, read,
-// kill, _exit) or execvpe, which glibc implements without allocating.
+// chdir, dup2, kill, _exit) or execvpe, which glibc implements without allocating.
 #define _GNU_SOURCE
 #include "CSystemShims.h"
 #include <errno.h>
@@ -28,7 +28,8 @@ static void write_errno_and_exit(int fd, int code) {
 }
 
 int resumable_spawn_job(const char *file, char *const argv[], char *const envp[], const int *default_signals,
-                        int default_signal_count, int *error, int *watchdog_pid, int *watchdog_fd) {
+                        int default_signal_count, const char *directory, int output_fd, int *error, int *watchdog_pid,
+                        int *watchdog_fd) {
     int report[2];
     // The child waits on `gate` before its exec until the watchdog runs.
     int gate[2];
@@ -81,6 +82,11 @@ int resumable_spawn_job(const char *file, char *const argv[], char *const envp[]
         } while (got < 0 && errno == EINTR);
         if (got != 1) _exit(137);
         close(gate[0]);
+        if (directory != NULL && chdir(directory) != 0) write_errno_and_exit(report[1], errno);
+        if (output_fd >= 0) {
+            if (dup2(output_fd, STDOUT_FILENO) < 0 || dup2(output_fd, STDERR_FILENO) < 0) write_errno_and_exit(report[1], errno);
+            if (output_fd != STDOUT_FILENO && output_fd != STDERR_FILENO) close(output_fd);
+        }
         execvpe(file, argv, envp);
         write_errno_and_exit(report[1], errno);
     }

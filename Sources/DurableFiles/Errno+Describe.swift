@@ -9,7 +9,7 @@ extension ResumableError {
     /// An error for a failed system call, with the code chosen from the errno:
     /// a full disk or an I/O error is `.io`, a missing file `.notFound`, a
     /// refused creation `.cannotCreate`.
-    static func system(
+    package static func system(
         _ operation: String, path: String, errno code: Int32, creating: Bool = false,
         file: String = #fileID, line: Int = #line
     ) -> ResumableError {

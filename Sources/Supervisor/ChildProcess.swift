@@ -23,20 +23,28 @@ public struct ChildProcess: Sendable {
     /// - Throws: `.usage` for an empty command; `.notFound` when the program
     ///   does not exist or cannot be executed (or no process can be created).
     public static func spawn(_ arguments: [String], environment: [String: String]) throws -> ChildProcess {
-        try spawn(arguments, environment: environment, watched: false).child
+        try spawn(arguments, environment: environment, options: SpawnOptions(), watched: false).child
+    }
+
+    /// Where the child runs and where its output goes.
+    struct SpawnOptions {
+        /// The working directory (`nil`: this process's).
+        var directory: String?
+        /// A descriptor that becomes the child's standard output and error (`nil`: inherited).
+        var output: Int32?
     }
 
     /// Starts the job as `spawn` does, with a `JobWatchdog` for its process
     /// group started while the child still waits before its exec, so no
     /// process of the job ever runs unwatched. The watchdog is `nil` when it
     /// could not be started (`errno` says why); the job runs all the same.
-    static func spawnWatched(_ arguments: [String], environment: [String: String]) throws
+    static func spawnWatched(_ arguments: [String], environment: [String: String], options: SpawnOptions) throws
         -> (child: ChildProcess, watchdog: JobWatchdog?)
     {
-        try spawn(arguments, environment: environment, watched: true)
+        try spawn(arguments, environment: environment, options: options, watched: true)
     }
 
-    private static func spawn(_ arguments: [String], environment: [String: String], watched: Bool) throws
+    private static func spawn(_ arguments: [String], environment: [String: String], options: SpawnOptions, watched: Bool) throws
         -> (child: ChildProcess, watchdog: JobWatchdog?)
     {
         guard let program = arguments.first, !program.isEmpty else {
@@ -52,18 +60,26 @@ public struct ChildProcess: Sendable {
         var code: Int32 = 0
         var watchdogPID: Int32 = -1
         var watchdogFD: Int32 = -1
-        let pid =
+        let output = options.output ?? -1
+        let pid = withOptionalCString(options.directory) { directory in
             watched
-            ? resumable_spawn_job(program, argv, envp, defaults, Int32(defaults.count), &code, &watchdogPID, &watchdogFD)
-            : resumable_spawn_job(program, argv, envp, defaults, Int32(defaults.count), &code, nil, nil)
+                ? resumable_spawn_job(program, argv, envp, defaults, Int32(defaults.count), directory, output, &code, &watchdogPID, &watchdogFD)
+                : resumable_spawn_job(program, argv, envp, defaults, Int32(defaults.count), directory, output, &code, nil, nil)
+        }
         guard pid > 0 else {
+            let place = options.directory.map { " in \($0)" } ?? ""
             throw ResumableError(
                 .notFound,
-                "cannot start \(program): \(String(cString: strerror(code))). Check the command after `--` and your PATH.",
+                "cannot start \(program)\(place): \(String(cString: strerror(code))). Check the command, its working directory and your PATH.",
                 path: program, errno: code)
         }
         let watchdog = watchdogPID > 0 ? JobWatchdog(pid: watchdogPID, descriptor: watchdogFD) : nil
         return (ChildProcess(pid: pid), watchdog)
+    }
+
+    private static func withOptionalCString<R>(_ text: String?, _ body: (UnsafePointer<CChar>?) -> R) -> R {
+        guard let text else { return body(nil) }
+        return text.withCString { body($0) }
     }
 
     /// Collects the child's exit status if it has ended; `nil` while it runs.

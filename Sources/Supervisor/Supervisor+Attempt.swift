@@ -34,7 +34,9 @@ extension Supervisor {
             attempt: attempt, resumeFrom: resume, lockToken: store.lockToken)
         let started = clock.now()
         // The watchdog starts before the job's exec: no process of the job runs unwatched.
-        let (child, watchdog) = try ChildProcess.spawnWatched(config.command, environment: environment)
+        let (child, watchdog) = try ChildProcess.spawnWatched(
+            config.command, environment: environment,
+            options: ChildProcess.SpawnOptions(directory: config.workingDirectory, output: config.outputDescriptor))
         var start: [String: JSONValue] = [
             "attempt": .int(Int64(attempt)), "pid": .int(Int64(child.pid)),
             "command": .array(config.command.map { .string($0) }),

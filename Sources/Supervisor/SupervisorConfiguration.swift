@@ -31,6 +31,14 @@ public struct SupervisorConfiguration: Sendable {
     /// Install handlers for the stop signals in this process (the CLI does; an
     /// embedding program may prefer to call `Supervisor.interrupt(_:)`).
     public var handlesProcessSignals = false
+    /// The job's working directory (`nil`: the supervisor's). A relative
+    /// command path is taken from there.
+    public var workingDirectory: String?
+    /// A descriptor that becomes the job's standard output and error (`nil`:
+    /// they are the supervisor's). The caller keeps it open while the
+    /// supervisor runs and closes it afterwards. (`resumable pipeline run`
+    /// uses it to keep each stage's log.)
+    package var outputDescriptor: Int32?
     /// Make this process adopt the child's orphaned descendants (Linux child
     /// subreaper), so that a stopped job's grandchildren are reaped and waited for.
     /// Meant for a process whose only job is supervising (the CLI).

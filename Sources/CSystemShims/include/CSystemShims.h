@@ -81,13 +81,21 @@ int resumable_lower_thread_priority(int increment);
 /// (see `resumable_start_watchdog`) is started while the child waits before
 /// its exec, so no process of the job can exist unwatched; `*watchdog_pid`
 /// is its pid (or -1 with `*watchdog_fd` -1 when it could not be started).
+/// `directory`, when not NULL, is the child's working directory (a failed
+/// chdir is reported like a failed exec); `output_fd`, when not -1, becomes
+/// the child's standard output and standard error.
 int resumable_spawn_job(const char *file, char *const argv[], char *const envp[], const int *default_signals,
-                        int default_signal_count, int *error, int *watchdog_pid, int *watchdog_fd);
+                        int default_signal_count, const char *directory, int output_fd, int *error, int *watchdog_pid,
+                        int *watchdog_fd);
 
 /// Starts a watchdog process that sends SIGKILL to `process_group` when the
 /// caller dies, and exits without doing anything when one byte is written to
 /// `*dismiss_fd` (close-on-exec; the caller writes it, closes it and reaps
 /// the returned pid). Returns the watchdog's pid, or -1 with errno.
 int resumable_start_watchdog(int process_group, int *dismiss_fd);
+
+/// A pipe whose both ends are close-on-exec from the start (`pipe2`), so a
+/// child another thread starts at the same moment never inherits it.
+int resumable_pipe_cloexec(int fds[2]);
 
 #endif

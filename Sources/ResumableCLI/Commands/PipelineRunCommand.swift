@@ -1,10 +1,149 @@
 import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+import Resumable
 
-/// `resumable pipeline run` (being built in this change).
-struct PipelineRunCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "run", abstract: "(being built)")
+/// `resumable pipeline run FILE`: runs the stages that must run, in dependency order.
+struct PipelineRunCommand: ParsableCommand, LoggingConfigurable {
+    /// Stages starting, completing and failing are progress the user wants to see.
+    static let defaultLogLevel: Logger.Level? = .info
 
-    @Argument var arguments: [String] = []
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run a pipeline's stages in dependency order, each resumable, skipping those that are up to date.",
+        discussion: """
+            Each stage runs under the supervisor of `resumable run` (restarts after crashes, exit 75 \
+            as preemption, signals forwarded, grace period) in its own run directory RUN/stages/NAME, \
+            passed as RESUMABLE_RUN_DIR, so a stage that commits checkpoints resumes inside itself. \
+            A stage is skipped when the ledger RUN/stages.json says it completed, its fingerprint \
+            (command, env, inputs' contents, upstream outputs) is unchanged and its outputs are there \
+            with their recorded hashes; otherwise it runs, and the log says why in one line. \
+            A stage's output goes to standard error and to RUN/logs/NAME.log.
 
-    func run() throws { throw ValidationError("resumable pipeline run is being built.") }
+            Preflight (`resumable preflight FILE`) runs first; --no-preflight skips it.
+
+            Exit codes: 0 every selected stage completed or was up to date; 1 a stage failed, or \
+            preflight failed; 64 usage error (the file, the selection); 65 invalid data (the file, \
+            the ledger); 75 stopped by a signal, or another `pipeline run` holds the run (run the \
+            same command again to resume).
+            """)
+
+    @Argument(help: ArgumentHelp("The pipeline file (YAML).", valueName: "file"))
+    var file: String
+
+    @Option(parsing: .upToNextOption, help: ArgumentHelp("Run only these stages (their upstream outputs must exist).", valueName: "stage"))
+    var only: [String] = []
+
+    @Option(help: ArgumentHelp("Run this stage and everything downstream of it, even when up to date, from scratch.", valueName: "stage"))
+    var from: String?
+
+    @Option(parsing: .upToNextOption, help: ArgumentHelp("Leave out these optional stages.", valueName: "stage"))
+    var skip: [String] = []
+
+    @Flag(help: "Print the plan (what runs and why) and run nothing.")
+    var dryRun = false
+
+    @Flag(help: "After a stage fails, go on with the stages that do not need it.")
+    var keepGoing = false
+
+    @Option(help: ArgumentHelp("Run up to N independent stages at the same time.", valueName: "n"))
+    var jobs = 1
+
+    @Flag(help: "Do not run the preflight checks first.")
+    var noPreflight = false
+
+    @Option(help: ArgumentHelp("A stage's restarts after failures within one attempt, when the file does not set max_restarts.", valueName: "n"))
+    var maxRestarts = 3
+
+    @Option(help: ArgumentHelp("Seconds before a stage's first restart, doubling up to MAX (default 60).", valueName: "INITIAL[,MAX]"))
+    var backoff: String = "1,60"
+
+    @Option(help: ArgumentHelp("Seconds a stage has to exit after a forwarded signal before its process group is killed.", valueName: "seconds"))
+    var grace: Double = 30
+
+    @Option(help: ArgumentHelp("A further signal that stops the pipeline like SIGTERM (e.g. USR1, as sent by `sbatch --signal`).", valueName: "sig"))
+    var preemptSignal: String?
+
+    @OptionGroup var output: OutputOptions
+    @OptionGroup var logging: LoggingOptions
+
+    func validate() throws {
+        if jobs < 1 || jobs > 256 { throw ValidationError("--jobs must be between 1 and 256, not \(jobs).") }
+        if maxRestarts < 0 { throw ValidationError("--max-restarts must be 0 or more, not \(maxRestarts).") }
+        if Backoff(parsing: backoff) == nil {
+            throw ValidationError("--backoff takes INITIAL[,MAX] in seconds with 0 ≤ INITIAL ≤ MAX (e.g. 1,60), not \"\(backoff)\".")
+        }
+        if !(grace >= 0 && grace.isFinite) { throw ValidationError("--grace must be a number of seconds, 0 or more, not \(grace).") }
+        if let preemptSignal, SignalName.number(preemptSignal) == nil {
+            throw ValidationError("--preempt-signal \"\(preemptSignal)\" is not a signal name or number (e.g. USR1, SIGUSR2, 10).")
+        }
+    }
+
+    func run() throws {
+        let spec = try PipelineSpec.load(path: file)
+        let planOptions = PlanOptions(only: only, from: from, skip: skip)
+        if dryRun {
+            let ledger = try StageLedger.read(runDirectory: spec.runDirectory) ?? StageLedger()
+            let plan = try PipelinePlan.make(spec: spec, ledger: ledger, options: planOptions)
+            if output.json { Terminal.writeJSON(Self.json(plan)) } else { Terminal.write(Self.text(plan)) }
+            return
+        }
+
+        var options = PipelineRunOptions()
+        options.plan = planOptions
+        options.keepGoing = keepGoing
+        options.jobs = jobs
+        options.maxRestarts = maxRestarts
+        options.backoff = Backoff(parsing: backoff) ?? Backoff()
+        options.grace = grace
+        options.preemptSignal = preemptSignal.flatMap(SignalName.number)
+        options.handlesProcessSignals = true
+        options.executable = Self.ownExecutable()
+        let logger = Logger(label: "resumable.pipeline")
+        let runner = try PipelineRunner(spec: spec, options: options, logger: logger)
+        let result = try runner.run { plan in
+            for step in plan.steps {
+                logger.info("\(step.stage): \(step.action == .run ? "runs: " : "")\(step.reason)")
+            }
+        }
+        Terminal.writeError("resumable: \(result.message)\n")
+        if output.json { Terminal.writeJSON(Self.json(result)) }
+        if result.exitCode != 0 { throw ExitCode(result.exitCode) }
+    }
+
+    /// The plan as a table: stage, action, reason.
+    static func text(_ plan: PipelinePlan) -> String {
+        var table = TextTable([("STAGE", .left), ("ACTION", .left), ("REASON", .left)])
+        for step in plan.steps { table.append([step.stage, step.action.rawValue, step.reason]) }
+        let count = plan.stagesToRun.count
+        return table.rendered() + (count == 0 ? "nothing to run: every stage is up to date\n" : "\(count) stage\(count == 1 ? "" : "s") would run: \(plan.stagesToRun.joined(separator: ", "))\n")
+    }
+
+    static func json(_ plan: PipelinePlan) -> JSONValue {
+        .object([
+            "stages": .array(plan.steps.map { .object(["stage": .string($0.stage), "action": .string($0.action.rawValue), "reason": .string($0.reason)]) }),
+            "to_run": .array(plan.stagesToRun.map { .string($0) }),
+        ])
+    }
+
+    static func json(_ result: PipelineRunResult) -> JSONValue {
+        .object([
+            "exit_code": .int(Int64(result.exitCode)),
+            "completed": .array(result.completed.map { .string($0) }),
+            "failed": .array(result.failed.map { .object(["stage": .string($0.stage), "reason": .string($0.reason)]) }),
+            "not_started": .array(result.notStarted.map { .string($0) }),
+            "skipped": .array(result.skipped.map { .string($0) }),
+            "message": .string(result.message),
+        ])
+    }
+
+    /// This program's path, for the stages' `RESUMABLE_BIN`.
+    static func ownExecutable() -> String? {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        guard n > 0 else { return nil }
+        return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
 }

@@ -42,7 +42,7 @@ struct StandardErrorLogHandler: LogHandler {
     }
 
     func log(event: LogEvent) {
-        let prefix: String
+        var prefix: String
         switch event.level {
         case .trace, .debug: prefix = "resumable: debug: "
         case .info, .notice: prefix = "resumable: "
@@ -51,6 +51,8 @@ struct StandardErrorLogHandler: LogHandler {
         }
         var merged = metadata
         if let extra = event.metadata { merged.merge(extra) { _, new in new } }
+        // A pipeline stage's messages start with its name.
+        if let stage = merged.removeValue(forKey: "stage") { prefix += "stage \(stage): " }
         let suffix = merged.isEmpty ? "" : " " + merged.keys.sorted().map { "\($0)=\(merged[$0]!)" }.joined(separator: " ")
         Terminal.writeError(prefix + "\(event.message)" + suffix + "\n")
     }
