@@ -17,10 +17,11 @@ struct PipelineCrashTests {
         let environment: [String: String]
 
         init(_ label: String, epochDelay: Double) throws {
-            root = TestSupport.temporaryDirectory(label)
+            let root = TestSupport.temporaryDirectory(label)
+            self.root = root
             let fm = FileManager.default
             try fm.createDirectory(atPath: root + "/Examples", withIntermediateDirectories: true)
-            try fm.copyItem(atPath: TestSupport.packageRoot + "/Examples/pipeline", toPath: directory)
+            try fm.copyItem(atPath: TestSupport.packageRoot + "/Examples/pipeline", toPath: root + "/Examples/pipeline")
             try fm.createSymbolicLink(atPath: root + "/python", withDestinationPath: TestSupport.packageRoot + "/python")
             environment = [
                 "PYTHON": TestSupport.python, "PIPELINE_EPOCH_DELAY": String(epochDelay),
