@@ -16,6 +16,8 @@ extension PipelineRunner {
         stageLogger[metadataKey: "stage"] = "\(name)"
         do {
             let stageDirectory = FilePath.join(FilePath.join(runDirectory, "stages"), name)
+            // Never through a link: the stage's run directory is a real directory or nothing yet.
+            try FileSystem.requireMissingOr(.directory, stageDirectory)
             let before = keeper.snapshot().record(name)
             let resumes = !forceFresh && [.interrupted, .failed].contains(before.observedStatus)
             let fingerprint = try StageFingerprint.current(of: stage, in: spec, ledger: keeper.snapshot())
@@ -27,6 +29,7 @@ extension PipelineRunner {
             } else {
                 try moveAside(stageDirectory, stage: name, runDirectory: runDirectory, logger: stageLogger)
             }
+            try FileSystem.createOwnedDirectory(stageDirectory)
 
             let attempts = 1 + (stage.retries ?? 0)
             var lastFailure = ""

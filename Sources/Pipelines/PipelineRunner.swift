@@ -99,8 +99,11 @@ public final class PipelineRunner: Sendable {
     ///   selection the plan refuses; I/O errors writing the ledger.
     public func run(beforeStages: (PipelinePlan) throws -> Void = { _ in }) throws -> PipelineRunResult {
         let runDirectory = FilePath.absolute(spec.runDirectory)
-        try FileSystem.createDirectory(FilePath.parent(of: runDirectory))
-        try FileSystem.createOwnedDirectory(runDirectory)
+        // The run directory is the user's choice (it may be a link to a bigger disk); what is inside is ours.
+        if !FileSystem.isDirectory(runDirectory) {
+            try FileSystem.createDirectory(FilePath.parent(of: runDirectory))
+            try FileSystem.createOwnedDirectory(runDirectory)
+        }
         let lock = try RunLock.acquire(directory: runDirectory, logger: logger)
         defer { lock.release() }
 

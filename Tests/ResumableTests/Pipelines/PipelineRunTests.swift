@@ -296,4 +296,22 @@ struct PipelineRunTests {
         #expect(p.read("runs/p/stages.json") == "{ not json")
         #expect(p.executions.isEmpty)
     }
+
+    @Test("a stage's run directory replaced by a symbolic link is refused, and nothing is written through it")
+    func symlinkedStageDirectory() throws {
+        let p = try Project(Self.diamond, files: ["data/a.txt": "A\n", "data/b.txt": "B\n"])
+        #expect(try p.pipeline("run", "pipeline.yaml", "--no-preflight").status == 0)
+        // b was interrupted (so it would resume in its directory), which is now a link elsewhere.
+        var ledger = try p.ledger()
+        ledger.stages["b"]?.status = .interrupted
+        try ledger.write(runDirectory: p.run)
+        let elsewhere = TestSupport.temporaryDirectory("pipeline-elsewhere")
+        try FileManager.default.removeItem(atPath: p.run + "/stages/b")
+        try FileManager.default.createSymbolicLink(atPath: p.run + "/stages/b", withDestinationPath: elsewhere)
+        let outcome = try p.pipeline("run", "pipeline.yaml", "--no-preflight")
+        #expect(outcome.status == 1, "\(outcome)")
+        #expect(outcome.stderr.contains("stages/b is a symbolic link"), "\(outcome.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: elsewhere).isEmpty)
+        #expect(p.executions == ["a", "b", "c", "d"])
+    }
 }
