@@ -1,6 +1,7 @@
 import Glibc
 import CheckpointStore
 import DurableFiles
+import JSON
 public import Logging
 public import Supervisor
 import Synchronization
@@ -118,6 +119,9 @@ public final class PipelineRunner: Sendable {
         return try schedule(plan, keeper: keeper, runDirectory: runDirectory)
     }
 
+    /// Seconds between copies of the running stages' progress into the ledger.
+    static let progressInterval = 5.0
+
     /// What became of a stage the plan ran.
     enum StageEnd: Sendable {
         case completed
@@ -156,6 +160,7 @@ public final class PipelineRunner: Sendable {
             }
         }
 
+        var progressCheck = StageLog.now()
         while true {
             // Start what can start.
             let stopping = stopSignal.load(ordering: .acquiring) != 0
@@ -184,6 +189,11 @@ public final class PipelineRunner: Sendable {
                 }
             }
             if running.isEmpty { break }
+            // The running stages' own progress reports reach the ledger every few seconds.
+            if StageLog.now() - progressCheck >= Self.progressInterval {
+                progressCheck = StageLog.now()
+                for name in running { keeper.refreshProgress(name, stageDirectory: FilePath.join(FilePath.join(runDirectory, "stages"), name)) }
+            }
             // Wait for a stage to end, or a stop signal.
             if let signal = inbox.next(timeout: 0.05) {
                 let first = stopSignal.load(ordering: .acquiring) == 0
@@ -259,6 +269,18 @@ final class LedgerKeeper: Sendable {
         try ledger.withLock { (l: inout StageLedger) throws in
             var record = l.record(stage)
             change(&record)
+            l.stages[stage] = record
+            try l.write(runDirectory: runDirectory)
+        }
+    }
+
+    /// Copies a running stage's `progress.json` into its record when it changed; a failure to write is left for the next change.
+    func refreshProgress(_ stage: String, stageDirectory: String) {
+        guard case .report(let report) = RunProgress.read(from: stageDirectory) else { return }
+        guard case .object(let fields) = report.json else { return }
+        try? ledger.withLock { (l: inout StageLedger) throws in
+            guard var record = l.stages[stage], record.status == .inProgress, record.progress != fields else { return }
+            record.progress = fields
             l.stages[stage] = record
             try l.write(runDirectory: runDirectory)
         }

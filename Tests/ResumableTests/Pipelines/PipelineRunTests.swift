@@ -314,4 +314,21 @@ struct PipelineRunTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: elsewhere).isEmpty)
         #expect(p.executions == ["a", "b", "c", "d"])
     }
+
+    @Test("a stage's progress report (`resumable progress`) reaches the ledger")
+    func progress() throws {
+        let yaml = """
+            name: p
+            run: runs/p
+            stages:
+              - name: train
+                command: for e in 1 2 3; do "$RESUMABLE_BIN" progress --epoch $e --of 3 --set loss=0.$e || exit 9; done
+            """
+        let p = try Project(yaml)
+        let outcome = try p.pipeline("run", "pipeline.yaml", "--no-preflight")
+        #expect(outcome.status == 0, "\(outcome)")
+        let progress = try p.ledger().record("train").progress
+        #expect(progress["epoch"]?.intValue == 3, "\(progress)")
+        #expect(progress["of"]?.intValue == 3)
+    }
 }
