@@ -83,10 +83,6 @@ extension PipelineRunner {
     ) throws -> AttemptEnd {
         try keeper.update(stage.name) { $0.markStarted(fingerprint: fingerprint) }
         let attempt = keeper.snapshot().record(stage.name).attempts
-        let log = try StageLog(
-            path: FilePath.join(FilePath.join(keeper.runDirectory, "logs"), stage.name + ".log"),
-            prefix: options.echoOutput ? (options.jobs > 1 ? "[\(stage.name)] " : "") : nil)
-        log.note("== resumable pipeline: stage \(stage.name), attempt \(attempt), \(Timestamp.now()) ==")
 
         var configuration = SupervisorConfiguration(runDirectory: stageDirectory, command: stage.command.argv)
         var environment = options.environment
@@ -98,32 +94,30 @@ extension PipelineRunner {
         }
         configuration.environment = environment
         configuration.workingDirectory = FilePath.absolute(spec.baseDirectory.isEmpty ? "." : spec.baseDirectory)
-        configuration.outputDescriptor = log.writeDescriptor
         configuration.maxRestarts = stage.maxRestarts ?? options.maxRestarts
         configuration.backoff = options.backoff
         configuration.grace = options.grace
         configuration.preemptSignal = options.preemptSignal
 
-        let supervisor = try Supervisor(configuration: configuration, logger: logger)
-        active.withLock { $0[stage.name] = supervisor }
-        // A stop signal that arrived while the stage was being prepared.
-        let pending = stopSignal.load(ordering: .acquiring)
-        if pending != 0 { supervisor.interrupt(pending) }
-        let result: SupervisorResult
-        do {
-            result = try supervisor.run()
-        } catch {
-            active.withLock { $0[stage.name] = nil }
-            let tail = log.finish(lines: StageRecord.maxErrorLines - 1)
-            let message = (error as? ResumableError)?.message ?? "\(error)"
-            return .failed(code: nil, message: message, tail: tail)
-        }
-        active.withLock { $0[stage.name] = nil }
-        let tail = log.finish(lines: StageRecord.maxErrorLines - 1)
-        switch result.reason {
+        let job = SupervisedJob(
+            configuration: configuration,
+            logPath: FilePath.join(FilePath.join(keeper.runDirectory, "logs"), stage.name + ".log"),
+            header: "== resumable pipeline: stage \(stage.name), attempt \(attempt), \(Timestamp.now()) ==",
+            echo: options.echoOutput ? (options.jobs > 1 ? .prefixed("[\(stage.name)] ") : .raw) : .none)
+        let (end, tail) = job.run(
+            logger: logger,
+            started: { supervisor in
+                active.withLock { $0[stage.name] = supervisor }
+                // A stop signal that arrived while the stage was being prepared.
+                let pending = stopSignal.load(ordering: .acquiring)
+                if pending != 0 { supervisor.interrupt(pending) }
+            },
+            ended: { active.withLock { $0[stage.name] = nil } })
+        switch end {
         case .finished: return .finished(tail: tail)
         case .interrupted: return .interrupted
-        case .gaveUp: return .failed(code: result.exitCode, message: result.message, tail: tail)
+        case .timedOut(let seconds): return .failed(code: nil, message: "stopped after its time limit of \(seconds) s", tail: tail)
+        case .failed(let code, let message): return .failed(code: code, message: message, tail: tail)
         }
     }
 

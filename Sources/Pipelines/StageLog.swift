@@ -11,12 +11,12 @@ import Synchronization
 ///
 /// Nothing blocks forever: the reader polls, and `finish()` waits at most a
 /// few seconds for processes that escaped the stage and still hold the pipe.
-final class StageLog: Sendable {
+package final class StageLog: Sendable {
     /// The descriptor the stage writes to (its standard output and error).
     let writeDescriptor: Int32
     private let readDescriptor: Int32
     private let file: Int32
-    private let prefix: String?
+    private let echo: Echo
     private let state = Mutex<State>(State())
     private let stopping = Atomic<Bool>(false)
     private let ended = Atomic<Bool>(false)
@@ -34,7 +34,17 @@ final class StageLog: Sendable {
 
     /// Opens (appending) `path` and starts the reader.
     /// - Throws: `.corrupt` when a link or another kind of file stands at `path`; I/O errors.
-    init(path: String, prefix: String?) throws {
+    /// Where the output is echoed besides the log file.
+    package enum Echo: Sendable {
+        /// Nowhere.
+        case none
+        /// To standard error as it comes.
+        case raw
+        /// To standard error, each line starting with the prefix.
+        case prefixed(String)
+    }
+
+    init(path: String, echo: Echo) throws {
         file = try FileSystem.openRegularFile(path, O_WRONLY | O_APPEND | O_CREAT)
         var ends: [Int32] = [-1, -1]
         guard resumable_pipe_cloexec(&ends) == 0 else {
@@ -46,7 +56,7 @@ final class StageLog: Sendable {
         _ = fcntl(ends[0], F_SETFL, fcntl(ends[0], F_GETFL) | O_NONBLOCK)
         readDescriptor = ends[0]
         writeDescriptor = ends[1]
-        self.prefix = prefix
+        self.echo = echo
         guard let worker = WorkerThread() else {
             close(ends[0])
             close(ends[1])
@@ -78,7 +88,7 @@ final class StageLog: Sendable {
             defer { s.pending = [] }
             return s.pending
         }
-        if !rest.isEmpty { echo(rest + [10]) }
+        if !rest.isEmpty { emit(rest + [10]) }
         close(file)
         let tail = state.withLock { $0.tail }
         return Self.lastLines(tail, count: lines)
@@ -100,7 +110,7 @@ final class StageLog: Sendable {
             }
             let chunk = Array(buffer[0..<n])
             writeAll(file, chunk)
-            echo(chunk)
+            emit(chunk)
             state.withLock { s in
                 s.tail.append(contentsOf: chunk)
                 if s.tail.count > Self.tailBytes { s.tail.removeFirst(s.tail.count - Self.tailBytes) }
@@ -109,10 +119,14 @@ final class StageLog: Sendable {
     }
 
     /// Echoes output to standard error, with the prefix at the start of every line.
-    private func echo(_ chunk: [UInt8]) {
-        guard let prefix else {
+    private func emit(_ chunk: [UInt8]) {
+        let prefix: String
+        switch echo {
+        case .none: return
+        case .raw:
             writeAll(STDERR_FILENO, chunk)
             return
+        case .prefixed(let p): prefix = p
         }
         let out = state.withLock { s -> [UInt8] in
             var out: [UInt8] = []
