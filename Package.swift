@@ -67,7 +67,7 @@ let package = Package(
         // Pipelines: the pipeline file, stage fingerprints, the stage ledger and the plan.
         .target(
             name: "Pipelines",
-            dependencies: ["JSON", "DurableFiles", "CheckpointStore", .product(name: "Yams", package: "Yams")],
+            dependencies: ["JSON", "DurableFiles", "CheckpointStore", "CSystemShims", .product(name: "Yams", package: "Yams")],
             swiftSettings: swiftSettings
         ),
         // The umbrella module.
