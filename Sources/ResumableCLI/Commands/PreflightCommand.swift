@@ -60,6 +60,11 @@ struct PreflightCommand: ParsableCommand, LoggingConfigurable {
         let options = Preflight.Options(full: full, expectBytes: expectBytes, keep: keep)
         let checks: [Preflight.Check]
         if Self.isPipelineFile(path) {
+            if FilePath.lastComponent(of: path) == "run.json" {
+                throw ResumableError(
+                    .usage, "\(path) is a run's run.json, not a pipeline file; give the run directory, \(FilePath.parent(of: path)).",
+                    path: path)
+            }
             let spec = try PipelineSpec.load(path: path)
             checks = try PipelinePreflight.run(spec: spec, options: options, checkTimeout: checkTimeout)
         } else {

@@ -203,6 +203,10 @@ struct CLIPipelinePreflightTests {
         let s = try Self.preflight([syntax])
         #expect(s.status == 65 && s.stderr.contains("pipeline:"), "\(s)")
         #expect(try Self.preflight([directory + "/missing.yml"]).status == 66)
+        // A run's run.json is named for what it is, not parsed as a pipeline file.
+        let run = try CLIFixture.makeRun("pipeline-preflight-runjson")
+        let r = try Self.preflight([run + "/run.json"])
+        #expect(r.status == 64 && r.stderr.contains("not a pipeline file; give the run directory"), "\(r)")
         let good = try PipelinePreflightFixture()
         defer { good.remove() }
         #expect(try Self.preflight([good.file, "--check-timeout", "0"]).status == 64)
