@@ -9,10 +9,10 @@ import SafeTensors
 ///
 /// Each check is independent: one that cannot run (a damaged manifest, a
 /// failing `statvfs`) fails with the reason instead of stopping the others.
-/// The pipeline file's own `preflight:` commands come in through
-/// `Preflight.run(…, extraChecks:)` as named closures, run after the built-in
-/// ones; the pipeline command builds them from the file. `resumable
-/// preflight` prints the result.
+/// A pipeline file is checked by `PipelinePreflight` (target Pipelines),
+/// which uses the single checks below on the pipeline's run directory and
+/// its stages' runs, then runs the file's own `preflight:` commands.
+/// `resumable preflight` prints the result.
 package enum Preflight {
     /// One line of the checklist.
     package struct Check: Equatable, Sendable {
@@ -68,24 +68,8 @@ package enum Preflight {
         if found != .missing && !FileSystem.isDirectory(directory) {
             throw ResumableError(.usage, "\(directory) is \(found == .regular ? "a file" : "not a directory"), not a run directory.", path: directory)
         }
-        let runExists = FileSystem.exists(FilePath.join(directory, "run.json"))
-            || FileSystem.isDirectory(FilePath.join(directory, "checkpoints"))
-        let store = runExists ? try CheckpointStore(directory: directory) : nil
-        var latest: Checkpoint?
-        var latestProblem: String?
-        if let store {
-            do {
-                if let step = try store.committedSteps().last {
-                    do {
-                        latest = try store.checkpoint(step: step)
-                    } catch let error as ResumableError {
-                        latestProblem = "\(Checkpoint.directoryName(step: step)): \(error.message)"
-                    }
-                }
-            } catch let error as ResumableError {
-                latestProblem = error.message
-            }
-        }
+        let store = isRun(directory) ? try CheckpointStore(directory: directory) : nil
+        let (latest, latestProblem) = store.map(latestCheckpoint(of:)) ?? (nil, nil)
         let existing = nearestExistingDirectory(directory)
         var checks = [
             space(at: existing, expected: options.expectBytes ?? latest?.bytes, keep: options.keep ?? defaultKeep,
@@ -102,8 +86,31 @@ package enum Preflight {
         return checks
     }
 
+    /// Whether `directory` holds a checkpoint-store run (`run.json` or `checkpoints/`).
+    package static func isRun(_ directory: String) -> Bool {
+        FileSystem.exists(FilePath.join(directory, "run.json"))
+            || FileSystem.isDirectory(FilePath.join(directory, "checkpoints"))
+    }
+
+    /// The store's latest committed checkpoint (`nil` when it has none), or
+    /// why it cannot be read (its manifest is damaged, the directory unreadable).
+    package static func latestCheckpoint(of store: CheckpointStore) -> (latest: Checkpoint?, problem: String?) {
+        do {
+            guard let step = try store.committedSteps().last else { return (nil, nil) }
+            do {
+                return (try store.checkpoint(step: step), nil)
+            } catch let error as ResumableError {
+                return (nil, "\(Checkpoint.directoryName(step: step)): \(error.message)")
+            }
+        } catch let error as ResumableError {
+            return (nil, error.message)
+        } catch {
+            return (nil, "\(error)")
+        }
+    }
+
     /// `directory` when it is one, else its nearest existing ancestor.
-    static func nearestExistingDirectory(_ directory: String) -> String {
+    package static func nearestExistingDirectory(_ directory: String) -> String {
         var path = directory
         while !FileSystem.isDirectory(path) {
             let parent = FilePath.parent(of: path)
@@ -115,7 +122,7 @@ package enum Preflight {
 
     /// Free space ≥ expected checkpoint size × (kept + 2): the kept ones, the
     /// one being written and the one pruning has not removed yet.
-    static func space(at path: String, expected: Int64?, keep: Int, sizedBy: String?) -> Check {
+    package static func space(at path: String, expected: Int64?, keep: Int, sizedBy: String?) -> Check {
         let name = "disk space"
         guard let free = FileSystem.availableBytes(at: path) else {
             return Check(name: name, ok: false, detail: "cannot read the free space of \(path) (statvfs: \(String(cString: strerror(errno))))")
@@ -133,7 +140,7 @@ package enum Preflight {
 
     /// Creates and removes a probe file in `directory`. The probe is created
     /// with `O_EXCL`, which never follows a symbolic link.
-    static func writable(_ directory: String, isRun: Bool) -> Check {
+    package static func writable(_ directory: String, isRun: Bool) -> Check {
         let name = "writable"
         let what = isRun ? directory : "\(directory) (the run will be created inside it)"
         let probe = FilePath.join(directory, ".resumable-preflight-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
@@ -153,11 +160,15 @@ package enum Preflight {
         }
     }
 
-    /// Nobody live holds the run's lock.
-    static func lock(_ directory: String) -> Check {
+    /// Nobody live holds the run's lock. With `allowingThisProcess`, a lock
+    /// this process holds passes (a caller that took the lock, then checks).
+    package static func lock(_ directory: String, allowingThisProcess: Bool = false) -> Check {
         let name = "lock"
         guard let owner = RunLock.currentOwner(directory: directory) else {
             return Check(name: name, ok: true, detail: "free")
+        }
+        if allowingThisProcess && owner.pid == getpid() && owner.host == RunLock.hostName() {
+            return Check(name: name, ok: true, detail: "held by this process (pid \(owner.pid))")
         }
         var detail = "held by pid \(owner.pid) on \(owner.host) since \(owner.startedAt)"
         if !owner.command.isEmpty { detail += ": \(owner.command)" }
@@ -165,7 +176,7 @@ package enum Preflight {
     }
 
     /// The latest checkpoint's files have their recorded sizes (`--full`: checksums).
-    static func checkpoint(store: CheckpointStore?, latest: Checkpoint?, problem: String?, full: Bool) -> Check {
+    package static func checkpoint(store: CheckpointStore?, latest: Checkpoint?, problem: String?, full: Bool) -> Check {
         let name = "latest checkpoint"
         if let problem { return Check(name: name, ok: false, detail: problem) }
         guard let store, let latest else { return Check(name: name, ok: true, detail: "no checkpoint yet") }
@@ -192,7 +203,7 @@ package enum Preflight {
     /// The quick check: every file has its recorded size
     /// (`CheckpointStore.quickCheck`), and every `.safetensors` file's header
     /// parses and fits the file (only the header is read; never through a link).
-    static func quickCheck(_ checkpoint: Checkpoint) -> [FileProblem] {
+    package static func quickCheck(_ checkpoint: Checkpoint) -> [FileProblem] {
         var problems = CheckpointStore.quickCheck(checkpoint)
         let damaged = Set(problems.map(\.file))
         for record in checkpoint.manifest.files where record.name.hasSuffix(".safetensors") && !damaged.contains(record.name) {
@@ -208,7 +219,7 @@ package enum Preflight {
     }
 
     /// The latest checkpoint was written with the configuration `run.json` records.
-    static func config(store: CheckpointStore?, latest: Checkpoint?) -> Check {
+    package static func config(store: CheckpointStore?, latest: Checkpoint?) -> Check {
         let name = "config"
         guard let store, let latest else { return Check(name: name, ok: true, detail: "no checkpoint to compare") }
         let recorded = store.run.configFingerprint

@@ -97,5 +97,22 @@ int resumable_start_watchdog(int process_group, int *dismiss_fd);
 /// A pipe whose both ends are close-on-exec from the start (`pipe2`), so a
 /// child another thread starts at the same moment never inherits it.
 int resumable_pipe_cloexec(int fds[2]);
+/// Starts a short command with its output captured (SpawnCaptured.c): fork;
+/// in the child setpgid(0, 0), the listed signals back to their defaults, an
+/// empty signal mask, PR_SET_PDEATHSIG(SIGKILL), chdir(`directory`) unless
+/// NULL, stdin from /dev/null, stdout and stderr into one pipe, then
+/// execvpe. Returns the child's pid (also its process group) with
+/// `*output_fd` the pipe's read end (close-on-exec), or -1 with `*error` the
+/// errno and `*failed_stage` what failed: 1 chdir, 2 exec, 3 the child's
+/// other setup, 0 the fork or a pipe (the child is then already collected).
+/// Call it from the thread that waits for the child.
+int resumable_spawn_captured(const char *file, char *const argv[], char *const envp[], const char *directory,
+                             const int *default_signals, int default_signal_count, int *output_fd, int *error,
+                             int *failed_stage);
+
+/// Whether the child `pid` has ended, without collecting it (waitid with
+/// WNOWAIT, so its pid and process group id stay reserved until waitpid):
+/// 1 ended, 0 running, -1 with errno.
+int resumable_child_has_exited(int pid);
 
 #endif

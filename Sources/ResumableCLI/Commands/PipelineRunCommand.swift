@@ -54,6 +54,9 @@ struct PipelineRunCommand: ParsableCommand, LoggingConfigurable {
     @Flag(help: "Do not run the preflight checks first.")
     var noPreflight = false
 
+    @Option(help: ArgumentHelp("Seconds each of the file's own preflight checks may take.", valueName: "seconds"))
+    var checkTimeout: Double = 300
+
     @Option(help: ArgumentHelp("A stage's restarts after failures within one attempt, when the file does not set max_restarts.", valueName: "n"))
     var maxRestarts = 3
 
@@ -71,6 +74,9 @@ struct PipelineRunCommand: ParsableCommand, LoggingConfigurable {
 
     func validate() throws {
         if jobs < 1 || jobs > 256 { throw ValidationError("--jobs must be between 1 and 256, not \(jobs).") }
+        if !(checkTimeout > 0 && checkTimeout <= 1_000_000) {
+            throw ValidationError("--check-timeout must be more than 0 and at most 1000000 seconds, not \(checkTimeout).")
+        }
         if maxRestarts < 0 { throw ValidationError("--max-restarts must be 0 or more, not \(maxRestarts).") }
         if Backoff(parsing: backoff) == nil {
             throw ValidationError("--backoff takes INITIAL[,MAX] in seconds with 0 ≤ INITIAL ≤ MAX (e.g. 1,60), not \"\(backoff)\".")
@@ -107,6 +113,17 @@ struct PipelineRunCommand: ParsableCommand, LoggingConfigurable {
             for step in plan.steps {
                 logger.info("\(step.stage): \(step.action == .run ? "runs: " : "")\(step.reason)")
             }
+            if noPreflight || plan.stagesToRun.isEmpty { return }
+            let checks = try PipelinePreflight.run(spec: spec, options: Preflight.Options(), checkTimeout: checkTimeout)
+            let failed = checks.filter { !$0.ok }
+            if failed.isEmpty {
+                logger.info("preflight: all \(checks.count) checks passed")
+                return
+            }
+            Terminal.writeError(PreflightCommand.text(checks, symbols: Terminal.standardErrorIsTerminal))
+            throw ResumableError(
+                .conflict,
+                "preflight failed (\(failed.map(\.name).joined(separator: ", "))); no stage was started. Fix what it names, or run with --no-preflight.")
         }
         Terminal.writeError("resumable: \(result.message)\n")
         if output.json { Terminal.writeJSON(Self.json(result)) }
