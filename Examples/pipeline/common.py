@@ -302,6 +302,16 @@ class Stage:
         """The path of an output file in the stage's directory."""
         return os.path.join(self.out, file)
 
+    def _run_directory(self) -> str:
+        """The checkpoint run: ``RESUMABLE_RUN_DIR`` when it is the stage's directory (spelled as the supervisor does)."""
+        supervised = os.environ.get("RESUMABLE_RUN_DIR", "")
+        if supervised:
+            if os.path.isdir(supervised) and os.path.samefile(supervised, self.out):
+                return supervised
+            log(self.name, f"warning: RESUMABLE_RUN_DIR is {supervised}, not the stage's directory {self.out}: "
+                           "checkpointing into the latter without the supervisor's resume point")
+        return self.out
+
     def _latest_checkpoint(self, run: resumable.Run) -> resumable.Checkpoint | None:
         """Where to resume: the checkpoint `resumable run` chose, or (run by hand) the latest that verifies."""
         if run.supervised and "RESUMABLE_RESUME_FROM" in os.environ:
@@ -322,7 +332,7 @@ class Stage:
         batch_size = int(self.config.get("batch_size", 32))
         batches = samples // batch_size
         key = self.key()
-        run = resumable.Run(self.out)
+        run = resumable.Run(self._run_directory())
         checkpoint = self._latest_checkpoint(run)
         if checkpoint is not None and (checkpoint.state or {}).get("key") != key:
             log(self.name, f"the checkpoints in {self.out} were made with another configuration, epoch count or "

@@ -24,8 +24,6 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "Examples" / "pipeline"
 EPOCHS = 10
