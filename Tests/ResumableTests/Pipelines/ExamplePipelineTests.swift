@@ -55,7 +55,7 @@ struct ExamplePipelineTests {
         }
     }
 
-    @Test("the plan: everything runs on a fresh ledger; --skip steady_prior leaves evaluate in; required stages cannot be skipped")
+    @Test("the plan: everything runs on a fresh ledger; --skip steady_prior leaves evaluate in; required stages cannot be skipped; --from/--only need the operator first")
     func plans() throws {
         let spec = try spec()
         let fresh = try PipelinePlan.make(spec: spec, ledger: StageLedger())
@@ -67,7 +67,14 @@ struct ExamplePipelineTests {
         #expect(throws: ResumableError.self) {
             try PipelinePlan.make(spec: spec, ledger: StageLedger(), options: PlanOptions(skip: ["diff_residual"]))
         }
-        let from = try PipelinePlan.make(spec: spec, ledger: StageLedger(), options: PlanOptions(from: "diff_residual"))
-        #expect(from.stagesToRun == ["diff_residual", "consistency_distill", "evaluate"])
+        // --from and --only need what the selected stages read: on a fresh ledger the operator has not run yet.
+        #expect(throws: ResumableError.self) {
+            try PipelinePlan.make(spec: spec, ledger: StageLedger(), options: PlanOptions(from: "diff_residual"))
+        }
+        #expect(throws: ResumableError.self) {
+            try PipelinePlan.make(spec: spec, ledger: StageLedger(), options: PlanOptions(only: ["evaluate"]))
+        }
+        let operatorOnly = try PipelinePlan.make(spec: spec, ledger: StageLedger(), options: PlanOptions(only: ["operator"]))
+        #expect(operatorOnly.stagesToRun == ["operator"])
     }
 }
