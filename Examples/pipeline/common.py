@@ -224,6 +224,7 @@ def load_config(path: str) -> dict[str, Any]:
 
 
 def _env_number(name: str, default: float, minimum: float, kind: type) -> Any:
+    """The environment variable ``name`` as ``kind`` (``default`` when unset); exits 78 when it is not a number ≥ ``minimum``."""
     raw = os.environ.get(name, "")
     if not raw:
         return kind(default)
