@@ -29,11 +29,13 @@ struct PipelineCrashTests {
             ]
         }
 
-        /// Starts `pipeline run` as the leader of a process group of its own (setsid execs in place).
+        /// Starts `pipeline run`: Foundation makes it the leader of a process group of its own (checked).
         func start() throws -> TestProcess {
-            try TestProcess(
-                "/usr/bin/setsid", [TestSupport.resumable, "pipeline", "run", "pipeline.yaml", "--no-preflight", "--backoff", "0.1,0.5"],
+            let process = try TestProcess(
+                TestSupport.resumable, ["pipeline", "run", "pipeline.yaml", "--no-preflight", "--backoff", "0.1,0.5"],
                 environment: environment, directory: directory, stdout: .discard, stderr: .discard)
+            #expect(getpgid(process.pid) == process.pid || !process.isRunning, "pipeline run must lead its own process group")
+            return process
         }
 
         func runToEnd() throws -> TestSupport.Outcome {
@@ -95,6 +97,9 @@ struct PipelineCrashTests {
                 // The stages' jobs die with the runner (parent-death signal and watchdog): wait for their locks to free.
                 usleep(100_000)
                 guard let ledger = example.ledger() else { continue }
+                if ProcessInfo.processInfo.environment["PIPELINE_CRASH_DEBUG"] != nil {
+                    print("kill \(kills) finished=\(finished): " + Self.stages.map { "\($0)=\(ledger.record($0).observedStatus.rawValue)/\(example.starts($0).count)" }.joined(separator: " "))
+                }
                 for stage in Self.stages {
                     let starts = example.starts(stage)
                     // A stage that started again after a kill resumed from what it had committed then.
