@@ -292,7 +292,13 @@ public struct PipelineStatus: Sendable {
         let directory = stageDirectory(name, run: run)
         let status = record.observedStatus
         // The live report is newer than the ledger's while the ledger says in_progress (running, or left by a dead runner).
-        let look = StageDirectory.inspect(directory, liveProgress: record.status == .inProgress)
+        var look = StageDirectory.Look()
+        if FilePath.isPlainName(name) {
+            look = StageDirectory.inspect(directory, liveProgress: record.status == .inProgress)
+        } else {
+            // A name from a ledger, not a checked pipeline file: never a path out of {run}/stages.
+            look.problems.append("the stage name \(FilePath.printable(name).debugDescription) is not a plain name; its directory is not read")
+        }
         var progress: [String: JSONValue]?
         var source: ProgressSource?
         if let live = look.progress {

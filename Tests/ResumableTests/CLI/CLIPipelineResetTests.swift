@@ -104,4 +104,19 @@ struct CLIPipelineResetTests {
         #expect(try TestSupport.resumable("pipeline", "reset", f.directory + "/none.yaml").status == 66)
         #expect(try TestSupport.resumable("pipeline", "reset").status == 64)
     }
+
+    @Test("a ledger write that fails (fault-injected rename, full disk on write): the old ledger whole, no temporary left")
+    func failingWrite() throws {
+        let (f, _) = try Self.completed()
+        defer { f.remove() }
+        let before = Self.bytes(f.run + "/stages.json")
+        for fault in ["rename:1:EIO", "write:1:short"] {
+            let outcome = try TestSupport.resumable("pipeline", "reset", f.file, "evaluate", environment: ["RESUMABLE_FAULT": fault])
+            #expect(outcome.status == 74, "\(fault): \(outcome)")
+            #expect(Self.bytes(f.run + "/stages.json") == before)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: f.run).filter { $0.hasPrefix("stages.json") } == ["stages.json"])
+        }
+        let ok = try TestSupport.resumable("pipeline", "reset", f.file, "evaluate")
+        #expect(ok.status == 0 && ok.stdout == "reset: evaluate\n", "\(ok)")
+    }
 }

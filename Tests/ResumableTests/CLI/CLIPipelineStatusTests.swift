@@ -228,6 +228,7 @@ struct CLIPipelineStatusTests {
         #expect(try TestSupport.resumable("pipeline", "status", f.directory + "/nothing").status == 66)
         #expect(try TestSupport.resumable("pipeline", "status", f.directory).status == 64)
         let run = try CLIFixture.makeRun("pstatus-cli-ckpt", steps: [100])
+        defer { try? FileManager.default.removeItem(atPath: (run as NSString).deletingLastPathComponent) }
         let ckpt = try TestSupport.resumable("pipeline", "status", run)
         #expect(ckpt.status == 64 && ckpt.stderr.contains("resumable status"), "\(ckpt)")
         try f.write("bad.yaml", "name: x\nrun: r\nstages: [")
@@ -241,6 +242,7 @@ struct CLIPipelineStatusTests {
     @Test("resumable status on an ordinary run with stages.json beside run.json adds a Pipeline section")
     func statusSection() throws {
         let run = try CLIFixture.makeRun("pstatus-cli-section", steps: [100])
+        defer { try? FileManager.default.removeItem(atPath: (run as NSString).deletingLastPathComponent) }
         var ledger = StageLedger()
         ledger.stages["train"] = StageRecord(status: .completed)
         try ledger.write(runDirectory: run)

@@ -185,6 +185,7 @@ struct PipelineStatusTests {
         #expect(mkfifo(dir + "/fifo", 0o644) == 0)
         do { _ = try PipelineStatus.load(path: dir + "/fifo") } catch let e as ResumableError { #expect(e.exitCode == 64, "\(e.message)") }
         let run = try CLIFixture.makeRun("pstatus-ckpt", steps: [100])
+        defer { try? FileManager.default.removeItem(atPath: (run as NSString).deletingLastPathComponent) }
         do {
             _ = try PipelineStatus.load(path: run)
             Issue.record("a checkpoint run was accepted")
@@ -236,6 +237,7 @@ struct PipelineStatusTests {
     @Test("resumable status's pipeline section: shown when stages.json is beside run.json; a damaged ledger is shown damaged")
     func contributor() throws {
         let run = try CLIFixture.makeRun("pstatus-section", steps: [100])
+        defer { try? FileManager.default.removeItem(atPath: (run as NSString).deletingLastPathComponent) }
         #expect(PipelineStatusContributor.section(runDirectory: run) == nil)
         var ledger = StageLedger()
         ledger.stages["train"] = StageRecord(status: .failed)
@@ -280,5 +282,32 @@ struct PipelineStatusTests {
             #expect(e.exitCode == 64)
             #expect(e.message.contains("operator, diff_residual, steady_prior, evaluate"), "\(e.message)")
         }
+    }
+}
+
+extension PipelineStatusTests {
+    @Test("a ledger's stage names that are not plain names are shown, their directories never read")
+    func hostileStageNames() throws {
+        let dir = TestSupport.temporaryDirectory("pstatus-names")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let run = dir + "/run"
+        // A checkpoint run the name would reach: its checkpoint must not show up.
+        let other = try CLIFixture.makeRun("pstatus-names-other", steps: [100])
+        defer { try? FileManager.default.removeItem(atPath: (other as NSString).deletingLastPathComponent) }
+        try FileManager.default.createDirectory(atPath: run + "/stages", withIntermediateDirectories: true)
+        var ledger = StageLedger()
+        // {run}/stages/NAME would be the other run: a path, not a name.
+        let sneaky = "../../../" + ((other as NSString).deletingLastPathComponent as NSString).lastPathComponent + "/run"
+        #expect(FileManager.default.fileExists(atPath: run + "/stages/" + sneaky + "/run.json"))
+        ledger.stages[sneaky] = StageRecord(status: .completed)
+        ledger.stages["ok"] = StageRecord(status: .completed)
+        try ledger.write(runDirectory: run)
+        let status = try PipelineStatus.load(path: run)
+        #expect(status.source == .ledger)
+        let row = try #require(status.stages.first { $0.name == sneaky })
+        #expect(row.latestCheckpoint == nil)
+        #expect(row.problems.first?.contains("not a plain name") == true, "\(row.problems)")
+        #expect(status.stages.first { $0.name == "ok" }?.problems.isEmpty == true)
+        #expect(status.complete)
     }
 }
