@@ -1,8 +1,9 @@
 import Resumable
 
 /// Renders a `PipelineStatus` for people: a header (pipeline, file, run, the
-/// live `pipeline run`), one table row per stage, the verdict, then the
-/// stages' latest checkpoints, trackers, problems and last error lines.
+/// live `pipeline run`), one table row per stage (with a PROBLEM column when
+/// a stage's directory has one), the verdict, then the stages' latest
+/// checkpoints, trackers and last error lines.
 ///
 /// Every piece read from a file (stage names from a ledger, error lines,
 /// paths) is escaped with `Terminal.escapingControlCharacters` here, so the
@@ -68,7 +69,9 @@ enum PipelineStatusRenderer {
         out += "\n"
 
         // The table, padded on the plain text; the colour wraps the status word only.
-        let headers = ["STAGE", "STATUS", "PROGRESS", "ATTEMPTS", "OUTPUTS", "COMPLETED", "DURATION"]
+        // A PROBLEM column only when a stage's directory has one (a link, a damaged run…).
+        let anyProblem = status.stages.contains { !$0.problems.isEmpty }
+        let headers = ["STAGE", "STATUS", "PROGRESS", "ATTEMPTS", "OUTPUTS", "COMPLETED", "DURATION"] + (anyProblem ? ["PROBLEM"] : [])
         var rows: [[String]] = []
         for stage in status.stages {
             let word = style.symbols ? symbol(stage.status) + " " + stage.status.rawValue : stage.status.rawValue
@@ -83,7 +86,7 @@ enum PipelineStatusRenderer {
             rows.append([
                 e(stage.name), word, stage.progressText.isEmpty ? "-" : e(stage.progressText), attempts, e(outputs),
                 stage.completedAt.map(e) ?? "-", duration,
-            ])
+            ] + (anyProblem ? [stage.problems.isEmpty ? "-" : e(stage.problems.joined(separator: "; "))] : []))
         }
         var widths = headers.map(\.count)
         for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
@@ -124,13 +127,6 @@ enum PipelineStatusRenderer {
             out += "\ntrackers\n"
             for stage in withTrackers {
                 out += label(stage.name) + stage.trackers.keys.sorted().map { "\(e($0)) \(e(stage.trackers[$0]!))" }.joined(separator: ", ") + "\n"
-            }
-        }
-        let withProblems = status.stages.filter { !$0.problems.isEmpty }
-        if !withProblems.isEmpty {
-            out += "\nproblems\n"
-            for stage in withProblems {
-                for problem in stage.problems { out += label(stage.name) + e(problem) + "\n" }
             }
         }
         let failed = status.stages.filter { $0.status == .failed && !$0.errorTail.isEmpty }
