@@ -108,6 +108,8 @@ public final class PipelineRunner: Sendable {
         let lock = try RunLock.acquire(directory: runDirectory, logger: logger)
         defer { lock.release() }
 
+        // Temporaries of ledger writes that were killed (every ledger writer holds this lock).
+        StageLedger.removeStaleTemporaries(runDirectory: runDirectory)
         let keeper = try LedgerKeeper(runDirectory: runDirectory, outline: PipelineOutline(spec))
         let plan = try PipelinePlan.make(spec: spec, ledger: keeper.snapshot(), options: options.plan)
         try beforeStages(plan)

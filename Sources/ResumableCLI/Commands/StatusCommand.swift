@@ -23,15 +23,24 @@ struct StatusCommand: ParsableCommand, LoggingConfigurable {
     }
 
     func run() throws {
+        if PipelineStatus.isPipelineRunDirectory(runDirectory) {
+            // A pipeline run directory (stages.json, no run.json): its pipeline status.
+            try PipelineStatusCommand.show(runDirectory, json: output.json)
+            return
+        }
         let store = try References.openRun(runDirectory)
         let status = try RunStatus.build(
-            from: store, monitor: monitor.value, recentEvents: events, contributors: [ProgressStatusContributor(), SupervisorStatusContributor(), TrainingStatusContributor()])
+            from: store, monitor: monitor.value, recentEvents: events,
+            contributors: [ProgressStatusContributor(), SupervisorStatusContributor(), TrainingStatusContributor(), PipelineStatusContributor()])
         let damaged = status.checkpoints.damaged
         if !damaged.isEmpty {
             // One warning for the command, however many parts of the status passed them over.
             let list = damaged.map { "\(Checkpoint.directoryName(step: $0.step)) (\($0.reason))" }.joined(separator: "; ")
             References.logger.warning(
                 "\(damaged.count) damaged checkpoint\(damaged.count == 1 ? "" : "s") left out: \(list). `resumable ls \(runDirectory)` lists them.")
+        }
+        if case .string(let reason)? = status.section("pipeline")?.json["damaged"] {
+            References.logger.warning("the pipeline ledger beside the run cannot be read: \(reason)")
         }
         if case .string(let reason)? = status.section("progress")?.json["damaged"] {
             References.logger.warning("the run's progress report is damaged and not shown: \(reason)")

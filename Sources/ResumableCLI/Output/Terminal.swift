@@ -39,6 +39,25 @@ enum Terminal {
         return (v < 0x20 && v != 0x0A && v != 0x09) || v == 0x7F || (0x80...0x9F).contains(v)
     }
 
+    /// Writes text to standard output as it is: for text whose pieces read
+    /// from files were escaped with `escapingControlCharacters` already and
+    /// which adds its own colour sequences (`PipelineStatusRenderer`).
+    static func writePreEscaped(_ text: String) {
+        print(text, terminator: "")
+    }
+
+    /// Whether standard output is a terminal (symbols instead of words there).
+    static var standardOutputIsTerminal: Bool { isatty(STDOUT_FILENO) == 1 }
+
+    /// Whether to colour standard output: a terminal, `NO_COLOR` unset or
+    /// empty (no-color.org), and `TERM` not `dumb`.
+    static var standardOutputIsColoured: Bool {
+        guard standardOutputIsTerminal else { return false }
+        if let noColour = getenv("NO_COLOR"), noColour.pointee != 0 { return false }
+        if let term = getenv("TERM"), String(cString: term) == "dumb" { return false }
+        return true
+    }
+
     /// Writes a JSON document (sorted keys, indented) to standard output.
     static func writeJSON(_ value: JSONValue) {
         write(value.prettyPrinted())
