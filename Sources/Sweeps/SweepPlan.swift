@@ -6,6 +6,7 @@ import Pipelines
 /// unit of the spec gets `run` or `skip` and one reason; records on disk of
 /// units no longer in the spec are listed (``stale``), never deleted.
 public struct SweepPlan: Sendable {
+    /// Whether a unit runs in this plan.
     public enum Action: String, Sendable { case run, skip }
 
     /// One unit's decision.

@@ -76,8 +76,9 @@ extension SweepReader {
             env: try readEnvText(value("env")), maxRestarts: maxRestarts, baseDirectory: baseDirectory, file: file,
             runDirectory: runDirectory, units: [])
         var expander = UnitExpander(spec: spec, templates: templates)
-        for params in combinations { expander.add(params, origin: .matrix) }
-        for combination in include { expander.add(combination.params, origin: .include(combination.location)) }
+        for params in combinations { try expander.add(params, origin: .matrix) }
+        for combination in include { try expander.add(combination.params, origin: .include(combination.location)) }
+        guard !expander.units.isEmpty else { throw usage(value("exclude").map(location) ?? top, "`exclude` leaves out every unit; the sweep has none") }
         spec.units = expander.units
         return spec
     }

@@ -93,10 +93,13 @@ public struct SweepSpec: Sendable, Hashable {
         return names
     }
 
-    /// The defaults of optional keys.
+    /// `result` when the file has none.
     public static let defaultResult = "{output}"
+    /// `workers` when the file has none.
     public static let defaultWorkers = 1
+    /// `retries` when the file has none.
     public static let defaultRetries = 0
+    /// `max_restarts` when the file has none.
     public static let defaultMaxRestarts = 3
 
     /// The placeholders every template may use besides the parameters.

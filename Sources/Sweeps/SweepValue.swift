@@ -6,9 +6,13 @@ public import JSON
 /// `1.0` (a float) are three different values, so three different units.
 /// Values are never null, a list or a mapping, and floats are finite.
 public enum SweepValue: Sendable, Hashable, CustomStringConvertible {
+    /// A quoted scalar, or a plain one that is no other type.
     case string(String)
+    /// A 64-bit integer (`7`, `-3`, `0x1F`, `0o17`).
     case int(Int64)
+    /// A finite double (`1.0`, `3e-4`, `.5`).
     case float(Double)
+    /// `true` or `false`.
     case bool(Bool)
 
     /// The value as JSON: what unit records and the unit fingerprint hold.

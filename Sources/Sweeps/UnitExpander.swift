@@ -2,15 +2,16 @@ import DurableFiles
 import Pipelines
 
 /// Makes the units of a sweep: each combination's fingerprint, key and
-/// substituted command, env and result path; a combination whose key is
-/// already there is kept once.
+/// substituted command, env and result path; a combination whose
+/// fingerprint is already there is kept once.
 struct UnitExpander {
     let spec: SweepSpec
     let templates: SweepReader.Templates
     /// The absolute directory relative `result` paths are taken from.
     let base: String
     private(set) var units: [SweepUnit] = []
-    private var keys: Set<String> = []
+    /// The fingerprint of each key made so far.
+    private var fingerprints: [String: String] = [:]
 
     init(spec: SweepSpec, templates: SweepReader.Templates) {
         self.spec = spec
@@ -18,9 +19,20 @@ struct UnitExpander {
         base = FilePath.absolute(spec.baseDirectory.isEmpty ? "." : spec.baseDirectory)
     }
 
-    mutating func add(_ params: [SweepParameter], origin: SweepUnit.Origin) {
+    /// - Throws: `.corrupt` when two different units share a key (64 bits of
+    ///   their fingerprints: not expected in the life of the universe, but
+    ///   never written over each other if it happens).
+    mutating func add(_ params: [SweepParameter], origin: SweepUnit.Origin) throws {
         let unit = Self.unit(params, origin: origin, spec: spec, templates: templates, base: base)
-        guard keys.insert(unit.fingerprint).inserted else { return }
+        if let seen = fingerprints[unit.key] {
+            guard seen == unit.fingerprint else {
+                throw ResumableError(
+                    .corrupt, "\(spec.file): two units share the key \(unit.key) (fingerprints \(seen) and \(unit.fingerprint)); add a parameter to tell them apart.",
+                    path: spec.file)
+            }
+            return
+        }
+        fingerprints[unit.key] = unit.fingerprint
         units.append(unit)
     }
 

@@ -163,6 +163,7 @@ public struct SlurmTask: Sendable, Hashable {
         self.arrayTaskID = arrayTaskID
     }
 
+    /// The task as the record holds it: `{"job_id", "array_task_id"}`.
     public var json: JSONValue {
         .object(["job_id": .string(jobID), "array_task_id": arrayTaskID.map { .int(Int64($0)) } ?? .null])
     }

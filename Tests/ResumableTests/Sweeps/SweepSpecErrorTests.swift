@@ -44,6 +44,7 @@ struct SweepSpecErrorTests {
         Case(label: "unquoted {output} as the result", yaml: head + "result: {output}\n", exit: 64, at: "6:9", says: "write \"{output}\" in quotes"),
         Case(label: "exclude naming an unknown parameter", yaml: head + "exclude:\n  - {b: 1}\n", exit: 64, at: "7:6", says: "`b`, which is not a matrix parameter"),
         Case(label: "exclude with a value not in the matrix", yaml: head + "exclude:\n  - {a: \"1\"}\n", exit: 64, at: "7:9", says: "not one of its values"),
+        Case(label: "exclude leaving out every unit", yaml: "name: x\nrun: r\ncommand: echo {a}\nmatrix:\n  a: [1]\nexclude:\n  - {a: 1}\n", exit: 64, at: "7:3", says: "leaves out every unit"),
         Case(label: "empty exclude", yaml: head + "exclude:\n  - {}\n", exit: 64, at: "7:5", says: "would leave out every unit"),
         Case(label: "include that is not a mapping", yaml: head + "include:\n  - 3\n", exit: 64, at: "7:5", says: "must be a mapping"),
         Case(label: "include without a value the command uses", yaml: head + "include:\n  - {b: 1}\n", exit: 64, at: "7:5", says: "no value for `a`"),
