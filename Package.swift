@@ -70,10 +70,20 @@ let package = Package(
             dependencies: ["JSON", "CSystemShims", "DurableFiles", "CheckpointStore", "Supervisor", .product(name: "Yams", package: "Yams")],
             swiftSettings: swiftSettings
         ),
+        // Sweeps: the sweep file, units keyed by content, unit records, claims and the plan.
+        .target(
+            name: "Sweeps",
+            dependencies: [
+                "JSON", "CSystemShims", "DurableFiles", "CheckpointStore", "Supervisor", "Pipelines",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The umbrella module.
         .target(
             name: "Resumable",
-            dependencies: ["JSON", "DurableFiles", "SafeTensors", "CheckpointStore", "Training", "Supervisor", "Pipelines"],
+            dependencies: ["JSON", "DurableFiles", "SafeTensors", "CheckpointStore", "Training", "Supervisor", "Pipelines", "Sweeps"],
             swiftSettings: swiftSettings
         ),
         // The `resumable` command line.

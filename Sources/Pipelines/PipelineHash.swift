@@ -16,6 +16,11 @@ package enum PipelineHash {
         return t.withUTF8 { Checksum.sha256(UnsafeRawBufferPointer($0)) }
     }
 
+    /// The hash of an environment: the SHA-256 of its `NAME=VALUE\n` lines sorted by name.
+    package static func environment(_ env: [String: String]) -> String {
+        sha256(env.keys.sorted().map { "\($0)=\(env[$0]!)\n" }.joined())
+    }
+
     /// The SHA-256 and size of a regular file, opened without following a link.
     package static func file(_ path: String) throws -> (sha256: String, bytes: Int64) {
         let fd = try FileSystem.openRegularFile(path, O_RDONLY)

@@ -6,7 +6,7 @@ extension StageFingerprint {
     /// ledger records them.
     /// - Throws: for an input that cannot be read or is over the limits (docs/PIPELINES.md).
     public static func current(of stage: StageSpec, in spec: PipelineSpec, ledger: StageLedger) throws -> StageFingerprint {
-        let env = PipelineHash.sha256(stage.env.keys.sorted().map { "\($0)=\(stage.env[$0]!)\n" }.joined())
+        let env = PipelineHash.environment(stage.env)
         var inputs: [String: String] = [:]
         for input in stage.inputs {
             inputs[input] = try PipelineHash.input(PipelineSpec.resolve(input, against: spec.baseDirectory))

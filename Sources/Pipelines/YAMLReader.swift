@@ -1,33 +1,43 @@
-import DurableFiles
-import Yams
+package import DurableFiles
+package import Yams
 
-/// Walks the composed YAML of a pipeline file into a ``PipelineSpec``,
-/// refusing every mistake with its location.
-struct PipelineReader {
-    let file: String
+/// Walks composed YAML, refusing every mistake with its location: the
+/// helpers the pipeline file's reader (`YAMLReader+Pipeline.swift`) and the
+/// sweep file's reader (in `Sweeps`) share — locations, the expanded-node
+/// limit, typed scalars, mappings with known keys.
+package struct YAMLReader {
+    /// The file's name in messages.
+    package let file: String
+    /// What is read: its noun in messages and its limits.
+    package let fileKind: YAMLFileKind
     /// Nodes seen so far, aliases expanded (the alias-bomb limit).
     private var nodes = 0
 
-    init(file: String) { self.file = file }
+    package init(file: String, kind: YAMLFileKind = .pipeline) {
+        self.file = file
+        self.fileKind = kind
+    }
 
-    func usage(_ at: SourceLocation, _ message: String) -> ResumableError {
+    /// A usage error (exit 64) at `at`: `FILE:LINE:COLUMN: message.`
+    package func usage(_ at: SourceLocation, _ message: String) -> ResumableError {
         ResumableError(.usage, "\(at): \(message).", path: file)
     }
 
-    func location(_ node: Node) -> SourceLocation {
+    /// Where `node` starts.
+    package func location(_ node: Node) -> SourceLocation {
         let mark = node.mark
         return SourceLocation(file: file, line: mark?.line ?? 1, column: mark?.column ?? 1)
     }
 
     /// Counts `node` and everything under it against the expansion limit.
-    mutating func count(_ node: Node) throws {
+    package mutating func count(_ node: Node) throws {
         var stack = [node]
         while let n = stack.popLast() {
             nodes += 1
-            if nodes > PipelineSpec.maxExpandedNodes {
+            if nodes > fileKind.maxExpandedNodes {
                 throw ResumableError(
                     .corrupt,
-                    "\(location(node)): the pipeline file expands to more than \(PipelineSpec.maxExpandedNodes) YAML nodes (an anchor/alias bomb?); it is refused.",
+                    "\(location(node)): the \(fileKind.noun) expands to more than \(fileKind.maxExpandedNodes) YAML nodes (an anchor/alias bomb?); it is refused.",
                     path: file)
             }
             switch n {
@@ -38,7 +48,8 @@ struct PipelineReader {
         }
     }
 
-    static func kind(_ node: Node) -> String {
+    /// What `node` is, for messages: "a mapping", "a list", "a scalar", "nothing (null)".
+    package static func kind(_ node: Node) -> String {
         switch node {
         case .mapping: return "a mapping"
         case .sequence: return "a list"
@@ -48,7 +59,7 @@ struct PipelineReader {
     }
 
     /// The entries of a mapping, keys as strings, unknown keys refused.
-    func mapping(_ node: Node, _ what: String, allowed: [String]) throws -> [(key: String, keyNode: Node, value: Node)] {
+    package func mapping(_ node: Node, _ what: String, allowed: [String]) throws -> [(key: String, keyNode: Node, value: Node)] {
         guard case .mapping(let m) = node else {
             throw usage(location(node), "\(what) must be a mapping, found \(Self.kind(node))")
         }
@@ -63,28 +74,31 @@ struct PipelineReader {
         return result
     }
 
-    func string(_ node: Node, _ what: String) throws -> String {
+    /// A scalar that is not null, as written.
+    package func string(_ node: Node, _ what: String) throws -> String {
         guard case .scalar(let s) = node, node.null == nil else {
             throw usage(location(node), "\(what) must be a string, found \(Self.kind(node))")
         }
         return s.string
     }
 
-    func strings(_ node: Node, _ what: String) throws -> [(String, SourceLocation)] {
+    /// A list of scalars, each with its location.
+    package func strings(_ node: Node, _ what: String) throws -> [(String, SourceLocation)] {
         guard case .sequence(let seq) = node else {
             throw usage(location(node), "\(what) must be a list of strings, found \(Self.kind(node))")
         }
         return try seq.map { (try string($0, "each entry of \(what)"), location($0)) }
     }
 
-    func bool(_ node: Node, _ what: String) throws -> Bool {
+    package func bool(_ node: Node, _ what: String) throws -> Bool {
         guard case .scalar = node, let b = node.bool else {
             throw usage(location(node), "\(what) must be true or false, found \(Self.kind(node))")
         }
         return b
     }
 
-    func count(_ node: Node, _ what: String, limit: Int = 1_000) throws -> Int {
+    /// A whole number from 0 to `limit`.
+    package func count(_ node: Node, _ what: String, limit: Int = 1_000) throws -> Int {
         guard case .scalar = node, let i = node.int, i >= 0, i <= limit else {
             throw usage(location(node), "\(what) must be a whole number from 0 to \(limit), found \(Self.kind(node))")
         }
@@ -107,12 +121,14 @@ struct PipelineReader {
         }
     }
 
-    static func isValidName(_ name: String) -> Bool {
+    /// A name that is also a directory name: letters, digits, `_`, `-`, `.` (not first), at most 100 bytes.
+    package static func isValidName(_ name: String) -> Bool {
         !name.isEmpty && name.utf8.count <= 100 && !name.hasPrefix(".")
             && name.unicodeScalars.allSatisfy { ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) || "_-.".unicodeScalars.contains($0) }
     }
 
-    static func isEnvName(_ name: String) -> Bool {
+    /// An environment variable name: letters, digits and `_`, not starting with a digit.
+    package static func isEnvName(_ name: String) -> Bool {
         guard let first = name.unicodeScalars.first, !("0"..."9").contains(first) else { return false }
         return name.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "_") }
     }

@@ -1,7 +1,8 @@
 import DurableFiles
 import Yams
 
-extension PipelineReader {
+/// The pipeline file: its keys, its stages, and their dependency order.
+extension YAMLReader {
     static let pipelineKeys = ["name", "run", "stages", "preflight"]
     static let stageKeys = ["name", "command", "needs", "inputs", "outputs", "env", "retries", "max_restarts", "optional"]
 
