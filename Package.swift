@@ -70,10 +70,16 @@ let package = Package(
             dependencies: ["JSON", "CSystemShims", "DurableFiles", "CheckpointStore", "Supervisor", .product(name: "Yams", package: "Yams")],
             swiftSettings: swiftSettings
         ),
+        // A content-addressed cache: a value computed once per key, stored durably, checked on every read.
+        .target(
+            name: "ResultCache",
+            dependencies: ["JSON", "DurableFiles", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
         // The umbrella module.
         .target(
             name: "Resumable",
-            dependencies: ["JSON", "DurableFiles", "SafeTensors", "CheckpointStore", "Training", "Supervisor", "Pipelines"],
+            dependencies: ["JSON", "DurableFiles", "SafeTensors", "CheckpointStore", "Training", "Supervisor", "Pipelines", "ResultCache"],
             swiftSettings: swiftSettings
         ),
         // The `resumable` command line.

@@ -6,3 +6,4 @@
 @_exported public import Supervisor
 @_exported public import Training
 @_exported public import Pipelines
+@_exported public import ResultCache
