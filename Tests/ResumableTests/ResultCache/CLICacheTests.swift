@@ -134,4 +134,57 @@ struct CLICacheTests {
         // The one that waited says it did not run the command.
         #expect(outcomes.filter { $0.stderr.contains("not run") }.count == 1, "\(outcomes)")
     }
+
+    @Test("cache run killed with SIGKILL mid-computation: its command dies with it, the key is free, nothing was stored, the next run computes it")
+    func killedMidComputation() throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let counter = root + "/counter"
+        let output = root + "/F"
+        let slow = try TestProcess(
+            TestSupport.resumable,
+            ["cache", "run", "k", "--output", output, "--dir", dir, "--", "sh", "-c", "echo x >> '\(counter)'; printf partial > '\(output)'; exec sleep 30"])
+        defer { slow.terminate() }
+        let started = Date()
+        while read(counter) == nil && Date().timeIntervalSince(started) < 30 { usleep(20_000) }
+        #expect(read(counter) == "x\n")
+        // The child's pid, to check it dies with the cache process.
+        usleep(200_000)
+        let sleeper = try TestSupport.run("/usr/bin/pgrep", ["-f", "-P", String(slow.pid), "sleep 30"], deadline: 10)
+        let sleeperPID = Int32(sleeper.stdout.split(separator: "\n").first ?? "") ?? 0
+        #expect(sleeperPID > 0, "\(sleeper)")
+        slow.signal(SIGKILL)
+        let outcome = slow.wait(deadline: 30)
+        #expect(outcome.signaled && outcome.status == SIGKILL, "\(outcome)")
+        var gone = false
+        for _ in 0..<250 where !gone {
+            // Gone, or a zombie waiting for whoever adopted it to reap it.
+            let stat = (try? String(contentsOfFile: "/proc/\(sleeperPID)/stat", encoding: .utf8)) ?? ""
+            gone = kill(sleeperPID, 0) != 0 || stat.split(separator: ")").last?.trimmingCharacters(in: .whitespaces).hasPrefix("Z") == true
+            if !gone { usleep(20_000) }
+        }
+        #expect(gone, "the command outlived its cache process")
+        #expect(try cache("get", "k", "--dir", dir).status == 66)
+        let out = try cache("run", "k", "--output", output, "--dir", dir, "--timeout", "5", "--", "sh", "-c", "echo x >> '\(counter)'; printf whole > '\(output)'")
+        #expect(out.status == 0, "\(out)")
+        #expect(read(counter) == "x\nx\n" && read(output) == "whole")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir + "/tmp").isEmpty)
+    }
+
+    @Test("SIGTERM to cache run reaches its command; it exits 128+15 and stores nothing")
+    func terminated() throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let marker = root + "/started"
+        let process = try TestProcess(
+            TestSupport.resumable,
+            ["cache", "run", "k", "--output", root + "/F", "--dir", dir, "--", "sh", "-c", "touch '\(marker)'; exec sleep 30"])
+        defer { process.terminate() }
+        let started = Date()
+        while !FileManager.default.fileExists(atPath: marker) && Date().timeIntervalSince(started) < 30 { usleep(20_000) }
+        usleep(200_000)
+        process.signal(SIGTERM)
+        let outcome = process.wait(deadline: 30)
+        #expect(outcome.status == 128 + SIGTERM && !outcome.timedOut, "\(outcome)")
+        #expect(outcome.stderr.contains("nothing was cached"), "\(outcome)")
+        #expect(try cache("get", "k", "--dir", dir).status == 66)
+    }
 }

@@ -119,6 +119,20 @@ struct ResultCacheTests {
         #expect(try f.sibling(lockTimeout: 0).value(for: "k") { [5] } == [5])
     }
 
+    @Test("temporary files a killed writer left for a key are removed by the next holder of its lock, others' kept")
+    func leftoverTemporaries() throws {
+        let f = CacheFixture()
+        defer { f.remove() }
+        try f.cache.put("other", [0])
+        let hash = Array("k".utf8).withUnsafeBytes { Checksum.sha256($0) }
+        let otherHash = Array("other".utf8).withUnsafeBytes { Checksum.sha256($0) }
+        for name in ["\(hash).999-1.bin", "\(hash).999-1.json", "\(otherHash).999-2.bin"] {
+            #expect(FileManager.default.createFile(atPath: f.directory + "/tmp/" + name, contents: Data([9])))
+        }
+        #expect(try f.cache.value(for: "k") { [1] } == [1])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: f.directory + "/tmp") == ["\(otherHash).999-2.bin"])
+    }
+
     @Test("Codable values round-trip as sorted-key JSON, computed once")
     func codableRoundTrip() throws {
         struct Features: Codable, Equatable {
