@@ -80,10 +80,16 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // A content-addressed cache: a value computed once per key, stored durably, checked on every read.
+        .target(
+            name: "ResultCache",
+            dependencies: ["JSON", "DurableFiles", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
         // The umbrella module.
         .target(
             name: "Resumable",
-            dependencies: ["JSON", "DurableFiles", "SafeTensors", "CheckpointStore", "Training", "Supervisor", "Pipelines", "Sweeps"],
+            dependencies: ["JSON", "DurableFiles", "SafeTensors", "CheckpointStore", "Training", "Supervisor", "Pipelines", "Sweeps", "ResultCache"],
             swiftSettings: swiftSettings
         ),
         // The `resumable` command line.

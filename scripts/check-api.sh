@@ -15,7 +15,7 @@ if grep -rlE '^(public |package )?import Foundation$' Sources --include='*.swift
 fi
 
 swift package dump-symbol-graph >/dev/null 2>.build/check-api.log || { cat .build/check-api.log >&2; exit 1; }
-graphs=$(find .build -path '*symbolgraph*' -name '*.symbols.json' | grep -E '/(JSON|DurableFiles|SafeTensors|CheckpointStore|Training|Supervisor|Pipelines|Sweeps)\.symbols\.json$')
+graphs=$(find .build -path '*symbolgraph*' -name '*.symbols.json' | grep -E '/(JSON|DurableFiles|SafeTensors|CheckpointStore|Training|Supervisor|Pipelines|Sweeps|ResultCache)\.symbols\.json$')
 python3 - $graphs <<'PY' || status=1
 import json, sys
 internal = {"FileSystem", "FilePath", "Errno", "Parallel", "Timestamp", "HumanFormat", "FaultInjection", "FaultScope",

@@ -7,3 +7,4 @@
 @_exported public import Training
 @_exported public import Pipelines
 @_exported public import Sweeps
+@_exported public import ResultCache
