@@ -30,6 +30,7 @@ struct ResumableCommand: AsyncParsableCommand {
             ProgressCommand.self,
             PreflightCommand.self,
             PipelineCommand.self,
+            SweepCommand.self,
             CacheCommand.self,
         ]
     )
