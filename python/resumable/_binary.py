@@ -99,9 +99,11 @@ def run_cli(binary: str, args: Sequence[str], *, json_output: bool = True, shiel
     """Runs ``resumable ARGS…`` and returns what it printed.
 
     ``json_output`` adds ``--json`` and parses standard output. ``shield`` blocks
-    SIGTERM, SIGINT and SIGUSR1 in the calling thread while the command runs
-    (the command inherits the mask), so a stop signal sent to the process group
-    is held until the command returns; a commit is never cut short by it.
+    SIGTERM, SIGINT and SIGUSR1 in the calling thread while the command runs,
+    so a stop signal sent to the process group is held until the command
+    returns, and the command ignores them from its first instruction
+    (``RESUMABLE_IGNORE_STOP_SIGNALS=1``: a blocked mask alone does not cover
+    the binary's start-up); a commit is never cut short by them.
     Warnings the command printed (a corrupt checkpoint passed over) are logged
     on the ``resumable`` logger.
 
@@ -113,8 +115,9 @@ def run_cli(binary: str, args: Sequence[str], *, json_output: bool = True, shiel
         argv.insert(2, "--json")
     old_mask = _block_stop_signals() if shield else None
     try:
+        env = {**os.environ, "RESUMABLE_IGNORE_STOP_SIGNALS": "1"} if shield else None
         completed = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout,
-                                   close_fds=True)
+                                   close_fds=True, env=env)
     except FileNotFoundError as error:
         raise ResumableError(EXIT_NOT_FOUND, f"cannot run {binary!r}: {error.strerror}; {_HOW_TO_GET_IT}") from None
     except subprocess.TimeoutExpired:

@@ -167,8 +167,10 @@ class Run:
                 EXIT_USAGE, "no run directory: pass one (Run('runs/NAME')) or start the job under "
                 "`resumable run --run-dir DIR -- …`, which sets RESUMABLE_RUN_DIR")
         self.dir: str = os.path.abspath(chosen)
-        #: Whether this process runs under ``resumable run`` for this very run.
-        self.supervised: bool = env_dir is not None and os.path.abspath(env_dir) == self.dir
+        #: Whether this process runs under ``resumable run`` for this very run (which also sets
+        #: ``RESUMABLE_ATTEMPT``; a ``RESUMABLE_RUN_DIR`` set by hand alone is not supervision).
+        self.supervised: bool = (env_dir is not None and os.path.abspath(env_dir) == self.dir
+                                 and bool(os.environ.get("RESUMABLE_ATTEMPT")))
         attempt = os.environ.get("RESUMABLE_ATTEMPT", "") if self.supervised else ""
         #: The attempt number (1-based) under ``resumable run``; 1 otherwise.
         self.attempt: int = int(attempt) if attempt.isdigit() and 0 < int(attempt) < 2**31 else 1
