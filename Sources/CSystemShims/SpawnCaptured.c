@@ -7,6 +7,7 @@
 // open, dup2, fcntl, close, write, _exit) and execvpe.
 #define _GNU_SOURCE
 #include "CSystemShims.h"
+#include "SpawnPrepare.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -62,19 +63,8 @@ int resumable_spawn_captured(const char *file, char *const argv[], char *const e
         close(report[0]);
         int reporter = above_standard(report[1]);
         if (reporter < 0) _exit(127);
-        if (setpgid(0, 0) != 0) report_and_exit(reporter, 3, errno);
-        struct sigaction action;
-        memset(&action, 0, sizeof action);
-        action.sa_handler = SIG_DFL;
-        sigemptyset(&action.sa_mask);
-        for (int i = 0; i < default_signal_count; i++) sigaction(default_signals[i], &action, NULL);
-        sigset_t empty;
-        sigemptyset(&empty);
-        sigprocmask(SIG_SETMASK, &empty, NULL);
-#ifdef __linux__
-        // Killed when the thread that started it (and waits for it) ends.
-        if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) report_and_exit(reporter, 3, errno);
-#endif
+        int failure = resumable_prepare_child(default_signals, default_signal_count);
+        if (failure != 0) report_and_exit(reporter, 3, failure);
         if (getppid() != parent) _exit(137);
         if (directory != NULL && chdir(directory) != 0) report_and_exit(reporter, 1, errno);
         int writer = above_standard(out[1]);

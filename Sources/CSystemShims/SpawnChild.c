@@ -8,6 +8,7 @@
 // chdir, dup2, kill, _exit) or execvpe, which glibc implements without allocating.
 #define _GNU_SOURCE
 #include "CSystemShims.h"
+#include "SpawnPrepare.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -20,6 +21,25 @@
 #ifdef __linux__
 #include <sys/prctl.h>
 #endif
+
+int resumable_prepare_child(const int *default_signals, int default_signal_count) {
+    // The leader of a process group of its own, so signals reach all it starts.
+    if (setpgid(0, 0) != 0) return errno;
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = SIG_DFL;
+    sigemptyset(&action.sa_mask);
+    for (int i = 0; i < default_signal_count; i++) sigaction(default_signals[i], &action, NULL);
+    sigset_t empty;
+    sigemptyset(&empty);
+    sigprocmask(SIG_SETMASK, &empty, NULL);
+#ifdef __linux__
+    // Killed when the thread that forked it ends (the caller waits for the
+    // child on that thread, so: when the caller dies).
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) return errno;
+#endif
+    return 0;
+}
 
 static void write_errno_and_exit(int fd, int code) {
     ssize_t ignored = write(fd, &code, sizeof code);
@@ -56,21 +76,8 @@ int resumable_spawn_job(const char *file, char *const argv[], char *const envp[]
     if (pid == 0) {
         close(report[0]);
         close(gate[1]);
-        // The leader of a process group of its own, so signals reach all it starts.
-        if (setpgid(0, 0) != 0) write_errno_and_exit(report[1], errno);
-        struct sigaction action;
-        memset(&action, 0, sizeof action);
-        action.sa_handler = SIG_DFL;
-        sigemptyset(&action.sa_mask);
-        for (int i = 0; i < default_signal_count; i++) sigaction(default_signals[i], &action, NULL);
-        sigset_t empty;
-        sigemptyset(&empty);
-        sigprocmask(SIG_SETMASK, &empty, NULL);
-#ifdef __linux__
-        // Killed when the supervisor's forking thread ends (the supervisor
-        // waits for the job on that thread, so: when the supervisor dies).
-        if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) write_errno_and_exit(report[1], errno);
-#endif
+        int failure = resumable_prepare_child(default_signals, default_signal_count);
+        if (failure != 0) write_errno_and_exit(report[1], failure);
         // The supervisor died before the parent-death signal was armed.
         if (getppid() != parent) _exit(137);
         // Wait until the supervisor has started the watchdog: end of file

@@ -1,5 +1,6 @@
 package import CheckpointStore
 import DurableFiles
+import Supervisor
 import Glibc
 
 /// `resumable preflight FILE`: the checklist of a pipeline before any stage
@@ -81,7 +82,7 @@ package enum PipelinePreflight {
         ]
         checks += stageChecks
 
-        let environment = self.environment(for: spec, base: processEnvironment())
+        let environment = self.environment(for: spec, base: SupervisorConfiguration.processEnvironment())
         for check in spec.preflight {
             checks.append(runUserCheck(check, spec: spec, environment: environment, timeout: checkTimeout))
         }
@@ -148,25 +149,11 @@ package enum PipelinePreflight {
     }
 
     /// The path of the running executable when it is the `resumable` command.
-    static func runningResumableBinary() -> String? {
+    package static func runningResumableBinary() -> String? {
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
         guard n > 0 else { return nil }
         let path = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
         return FilePath.lastComponent(of: path) == "resumable" ? path : nil
-    }
-
-    /// This process's environment as a dictionary.
-    static func processEnvironment() -> [String: String] {
-        var result: [String: String] = [:]
-        var pointer = environ
-        while let entry = pointer.pointee {
-            let text = String(cString: entry)
-            if let eq = text.firstIndex(of: "=") {
-                result[String(text[..<eq])] = String(text[text.index(after: eq)...])
-            }
-            pointer += 1
-        }
-        return result
     }
 }

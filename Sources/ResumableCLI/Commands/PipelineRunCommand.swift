@@ -106,7 +106,7 @@ struct PipelineRunCommand: ParsableCommand, LoggingConfigurable {
         options.grace = grace
         options.preemptSignal = preemptSignal.flatMap(SignalName.number)
         options.handlesProcessSignals = true
-        options.executable = Self.ownExecutable()
+        options.executable = PipelinePreflight.runningResumableBinary()
         let logger = Logger(label: "resumable.pipeline")
         let runner = try PipelineRunner(spec: spec, options: options, logger: logger)
         let result = try runner.run { plan in
@@ -154,13 +154,5 @@ struct PipelineRunCommand: ParsableCommand, LoggingConfigurable {
             "skipped": .array(result.skipped.map { .string($0) }),
             "message": .string(result.message),
         ])
-    }
-
-    /// This program's path, for the stages' `RESUMABLE_BIN`.
-    static func ownExecutable() -> String? {
-        var buffer = [CChar](repeating: 0, count: 4096)
-        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        guard n > 0 else { return nil }
-        return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }
