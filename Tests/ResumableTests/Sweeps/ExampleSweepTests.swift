@@ -18,8 +18,10 @@ struct ExampleSweepTests {
         let spec = try spec()
         #expect(spec.name == "visual-ablation")
         #expect(spec.run == "../../runs/sweep-example")
-        #expect(spec.runDirectory == TestSupport.packageRoot + "/runs/sweep-example")
-        #expect(spec.sweepDirectory == TestSupport.packageRoot + "/runs/sweep-example/sweeps/visual-ablation")
+        // The library keeps the path as written (`Examples/sweep/../../runs/…`): compare it lexically normalised.
+        func normalised(_ path: String) -> String { URL(fileURLWithPath: path).standardized.path }
+        #expect(normalised(spec.runDirectory) == normalised(TestSupport.packageRoot + "/runs/sweep-example"))
+        #expect(normalised(spec.sweepDirectory) == normalised(TestSupport.packageRoot + "/runs/sweep-example/sweeps/visual-ablation"))
         #expect(spec.command == .shell("${PYTHON:-python3} experiment.py --rep {representation} --layers {layers} --out {output}"))
         #expect(spec.matrix.map(\.name) == ["representation", "layers"])
         #expect(spec.matrix[0].values == Self.representations.map { .string($0) })
