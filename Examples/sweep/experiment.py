@@ -53,10 +53,14 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import features as ft  # sets one BLAS thread before NumPy loads; exits 78 without NumPy
-from features import EXIT_CONFIG, EXIT_STOPPED, np
+# Until the training loop takes over (class Stop), a stop signal ends the process at once: nothing to save yet.
+for _signal in (signal.SIGTERM, signal.SIGINT):
+    signal.signal(_signal, lambda *_: sys.exit(75))
 
-try:
+import features as ft  # noqa: E402 (sets one BLAS thread before NumPy loads; exits 78 without NumPy)
+from features import EXIT_CONFIG, EXIT_STOPPED, np  # noqa: E402
+
+try:  # noqa: E402
     import resumable
     from resumable.errors import EXIT_NOT_FOUND, ResumableError
 except ImportError as _error:
