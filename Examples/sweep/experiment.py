@@ -445,7 +445,8 @@ class Unit:
 
     def stopped(self, step: int) -> None:
         """Exits 75 after a stop signal (the state is saved)."""
-        log(f"stopped by signal {self.stop.signal} at step {step}; state saved, run again to resume")
+        saved = "state saved, run again to resume" if self.run else "no RESUMABLE_RUN_DIR: nothing saved"
+        log(f"stopped by signal {self.stop.signal} at step {step}; {saved}")
         self.record(f"stopped step={step}")
         sys.exit(EXIT_STOPPED)
 
