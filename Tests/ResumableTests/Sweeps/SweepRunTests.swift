@@ -179,7 +179,8 @@ struct SweepRunTests {
         let spec = try p.spec()
         let records = try p.records()
         func record(_ rep: String) throws -> UnitRecord {
-            try #require(records[try #require(spec.units.first { $0.value(of: "rep") == .string(rep) }).key])
+            let unit = try #require(spec.units.first { $0.value(of: "rep") == .string(rep) })
+            return try #require(records[unit.key])
         }
         #expect(try record("a").status == .done)
         let bad = try record("bad")
