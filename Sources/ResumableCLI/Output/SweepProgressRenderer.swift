@@ -56,8 +56,8 @@ struct SweepProgressRenderer {
         case .done:
             return "done    \(unit) in \(took) \(count)"
         case .failed:
-            let code = end.exitCode.map { $0 == 0 ? "" : "exit \($0): " } ?? ""
-            var text = "failed  \(unit) after \(took): \(code)\(oneLine(end.message))"
+            // The message names the unit's exit code (the record's `exit_code` is the supervisor's when it gave up).
+            var text = "failed  \(unit) after \(took): \(oneLine(end.message))"
             if end.willRetry { text += "; starting it again (attempt \(end.attempt + 1))" }
             return text + " \(count)"
         case .interrupted:
