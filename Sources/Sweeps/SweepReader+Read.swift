@@ -75,6 +75,7 @@ extension SweepReader {
             result: templateText(value("result")) ?? SweepSpec.defaultResult, workers: workers, retries: retries, timeout: timeoutSeconds,
             env: try readEnvText(value("env")), maxRestarts: maxRestarts, baseDirectory: baseDirectory, file: file,
             runDirectory: runDirectory, units: [])
+        spec.setsMaxRestarts = value("max_restarts") != nil
         var expander = UnitExpander(spec: spec, templates: templates)
         for params in combinations { try expander.add(params, origin: .matrix) }
         for combination in include { try expander.add(combination.params, origin: .include(combination.location)) }

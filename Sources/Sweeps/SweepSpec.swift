@@ -66,6 +66,9 @@ public struct SweepSpec: Sendable, Hashable {
     public var env: [String: String]
     /// The supervisor's restart limit within one attempt.
     public var maxRestarts: Int
+    /// Whether the file sets `max_restarts` (when it does not, a runner may
+    /// use its own default instead of ``maxRestarts``: `sweep run --max-restarts`).
+    public var setsMaxRestarts = false
     /// The directory the sweep file is in: commands run there, and relative
     /// `run` and `result` paths are taken from there.
     public var baseDirectory: String
