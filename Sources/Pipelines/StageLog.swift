@@ -80,7 +80,7 @@ package final class StageLog: Sendable {
         close(writeDescriptor)
         let deadline = StageLog.now() + patience
         // The reader ends at end of file; past the deadline it is told to stop.
-        while !ended.load(ordering: .acquiring) && StageLog.now() < deadline { usleep(10_000) }
+        while !ended.load(ordering: .acquiring) && StageLog.now() < deadline { usleep(1_000) }
         stopping.store(true, ordering: .releasing)
         worker.finish()
         close(readDescriptor)
@@ -99,7 +99,7 @@ package final class StageLog: Sendable {
         var buffer = [UInt8](repeating: 0, count: 64 << 10)
         while !stopping.load(ordering: .acquiring) {
             var fds = pollfd(fd: readDescriptor, events: Int16(POLLIN), revents: 0)
-            let ready = poll(&fds, 1, 100)
+            let ready = poll(&fds, 1, 20)
             if ready < 0 && errno != EINTR { return }
             if ready <= 0 { continue }
             let n = buffer.withUnsafeMutableBytes { read(readDescriptor, $0.baseAddress, $0.count) }

@@ -99,10 +99,13 @@ extension Supervisor {
             }
         }
         var termination: ChildTermination?
+        // Short jobs end within milliseconds: look often at first, then every 50 ms.
+        var interval = 0.001
         while termination == nil {
             termination = try child.poll()
             if termination != nil { break }
-            if let signal = inbox.next(timeout: 0.05) { handle(signal) }
+            if let signal = inbox.next(timeout: interval) { handle(signal) }
+            interval = min(0.05, interval * 2)
             if !killed && clock.now() >= deadline {
                 logger.info("The grace period is over; killing the job (SIGKILL to process group \(child.processGroup)).")
                 child.signalGroup(SIGKILL)

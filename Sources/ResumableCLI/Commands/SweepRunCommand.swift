@@ -84,7 +84,7 @@ struct SweepRunCommand: ParsableCommand, LoggingConfigurable {
         options.preemptSignal = preemptSignal.flatMap(SignalName.number)
         options.handlesProcessSignals = true
         options.echoOutput = echo
-        options.executable = PipelineRunCommand.ownExecutable()
+        options.executable = PipelinePreflight.runningResumableBinary()
         let runner = try SweepRunner(spec: spec, options: options, logger: Logger(label: "resumable.sweep"))
         var renderer = SweepProgressRenderer(live: Terminal.standardErrorIsTerminal && !echo)
         let result = try runner.run(
