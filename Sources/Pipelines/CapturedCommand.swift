@@ -18,9 +18,9 @@ import Glibc
 /// The leader is collected only at the end (it is watched with `waitid`
 /// and `WNOWAIT`), so its pid, and with it the process group's id, cannot
 /// be reused by an unrelated process while signals are sent to the group.
-struct CapturedCommand: Sendable, Equatable {
+package struct CapturedCommand: Sendable, Equatable {
     /// How the command ended.
-    enum Ending: Sendable, Equatable {
+    package enum Ending: Sendable, Equatable {
         /// It exited with this code.
         case exited(Int32)
         /// A signal killed it.
@@ -40,9 +40,9 @@ struct CapturedCommand: Sendable, Equatable {
         SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGPIPE, SIGALRM, SIGCHLD, SIGXCPU, SIGXFSZ, SIGTTIN, SIGTTOU,
     ]
 
-    var ending: Ending
+    package var ending: Ending
     /// The last (at most ``outputLimit``) bytes of stdout and stderr, interleaved as written.
-    var output: [UInt8]
+    package var output: [UInt8]
     /// Seconds from start to end.
     var seconds: Double
     /// Whether processes it left behind held its output open after it exited, and were killed.
@@ -50,7 +50,7 @@ struct CapturedCommand: Sendable, Equatable {
 
     /// Runs `arguments` (the program searched in `PATH` when it has no slash)
     /// in `directory` with exactly `environment`.
-    static func run(
+    package static func run(
         _ arguments: [String], environment: [String: String], directory: String, timeout: Double,
         killGrace: Double = 2, leftoverGrace: Double = 1
     ) -> CapturedCommand {
@@ -177,7 +177,7 @@ struct CapturedCommand: Sendable, Equatable {
 
     /// The last `count` lines of the output that are not blank, each with
     /// its control characters escaped and cut to `width` characters.
-    func lastLines(_ count: Int, width: Int = 300) -> [String] {
+    package func lastLines(_ count: Int, width: Int = 300) -> [String] {
         var lines: [String] = []
         // Split on the bytes: in a String, "\r\n" is one Character, not a "\n".
         for raw in output.split(separator: 0x0A, omittingEmptySubsequences: true).reversed() {
