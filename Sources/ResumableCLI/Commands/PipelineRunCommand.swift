@@ -57,18 +57,7 @@ struct PipelineRunCommand: ParsableCommand, LoggingConfigurable {
     @Option(help: ArgumentHelp("Seconds each of the file's own preflight checks may take.", valueName: "seconds"))
     var checkTimeout: Double = 300
 
-    @Option(help: ArgumentHelp("A stage's restarts after failures within one attempt, when the file does not set max_restarts.", valueName: "n"))
-    var maxRestarts = 3
-
-    @Option(help: ArgumentHelp("Seconds before a stage's first restart, doubling up to MAX (default 60).", valueName: "INITIAL[,MAX]"))
-    var backoff: String = "1,60"
-
-    @Option(help: ArgumentHelp("Seconds a stage has to exit after a forwarded signal before its process group is killed.", valueName: "seconds"))
-    var grace: Double = 30
-
-    @Option(help: ArgumentHelp("A further signal that stops the pipeline like SIGTERM (e.g. USR1, as sent by `sbatch --signal`).", valueName: "sig"))
-    var preemptSignal: String?
-
+    @OptionGroup var supervision: SupervisionOptions
     @OptionGroup var output: OutputOptions
     @OptionGroup var logging: LoggingOptions
 
@@ -76,14 +65,6 @@ struct PipelineRunCommand: ParsableCommand, LoggingConfigurable {
         if jobs < 1 || jobs > 256 { throw ValidationError("--jobs must be between 1 and 256, not \(jobs).") }
         if !(checkTimeout > 0 && checkTimeout <= 1_000_000) {
             throw ValidationError("--check-timeout must be more than 0 and at most 1000000 seconds, not \(checkTimeout).")
-        }
-        if maxRestarts < 0 { throw ValidationError("--max-restarts must be 0 or more, not \(maxRestarts).") }
-        if Backoff(parsing: backoff) == nil {
-            throw ValidationError("--backoff takes INITIAL[,MAX] in seconds with 0 ≤ INITIAL ≤ MAX (e.g. 1,60), not \"\(backoff)\".")
-        }
-        if !(grace >= 0 && grace.isFinite) { throw ValidationError("--grace must be a number of seconds, 0 or more, not \(grace).") }
-        if let preemptSignal, SignalName.number(preemptSignal) == nil {
-            throw ValidationError("--preempt-signal \"\(preemptSignal)\" is not a signal name or number (e.g. USR1, SIGUSR2, 10).")
         }
     }
 
@@ -101,10 +82,10 @@ struct PipelineRunCommand: ParsableCommand, LoggingConfigurable {
         options.plan = planOptions
         options.keepGoing = keepGoing
         options.jobs = jobs
-        options.maxRestarts = maxRestarts
-        options.backoff = Backoff(parsing: backoff) ?? Backoff()
-        options.grace = grace
-        options.preemptSignal = preemptSignal.flatMap(SignalName.number)
+        options.maxRestarts = supervision.maxRestarts
+        options.backoff = supervision.backoffValue
+        options.grace = supervision.grace
+        options.preemptSignal = supervision.preemptSignalNumber
         options.handlesProcessSignals = true
         options.executable = PipelinePreflight.runningResumableBinary()
         let logger = Logger(label: "resumable.pipeline")

@@ -41,31 +41,12 @@ struct SweepRunCommand: ParsableCommand, LoggingConfigurable {
     @Flag(help: "Echo the units' output to standard error, each line prefixed with [KEY].")
     var echo = false
 
-    @Option(help: ArgumentHelp("A unit's restarts after failures within one attempt, when the file does not set max_restarts.", valueName: "n"))
-    var maxRestarts = 3
-
-    @Option(help: ArgumentHelp("Seconds before a unit's first restart, doubling up to MAX (default 60).", valueName: "INITIAL[,MAX]"))
-    var backoff: String = "1,60"
-
-    @Option(help: ArgumentHelp("Seconds a unit has to exit after a forwarded signal (or its timeout) before its process group is killed.", valueName: "seconds"))
-    var grace: Double = 30
-
-    @Option(help: ArgumentHelp("A further signal that stops the sweep like SIGTERM (e.g. USR1, as sent by `sbatch --signal`).", valueName: "sig"))
-    var preemptSignal: String?
-
+    @OptionGroup var supervision: SupervisionOptions
     @OptionGroup var output: OutputOptions
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
         if let workers, workers < 1 || workers > 256 { throw ValidationError("--workers must be between 1 and 256, not \(workers).") }
-        if maxRestarts < 0 || maxRestarts > 1000 { throw ValidationError("--max-restarts must be between 0 and 1000, not \(maxRestarts).") }
-        if Backoff(parsing: backoff) == nil {
-            throw ValidationError("--backoff takes INITIAL[,MAX] in seconds with 0 ≤ INITIAL ≤ MAX (e.g. 1,60), not \"\(backoff)\".")
-        }
-        if !(grace >= 0 && grace.isFinite) { throw ValidationError("--grace must be a number of seconds, 0 or more, not \(grace).") }
-        if let preemptSignal, SignalName.number(preemptSignal) == nil {
-            throw ValidationError("--preempt-signal \"\(preemptSignal)\" is not a signal name or number (e.g. USR1, SIGUSR2, 10).")
-        }
     }
 
     func run() throws {
@@ -78,10 +59,10 @@ struct SweepRunCommand: ParsableCommand, LoggingConfigurable {
 
         var options = SweepRunOptions()
         options.workers = workers
-        options.maxRestarts = maxRestarts
-        options.backoff = Backoff(parsing: backoff) ?? Backoff()
-        options.grace = grace
-        options.preemptSignal = preemptSignal.flatMap(SignalName.number)
+        options.maxRestarts = supervision.maxRestarts
+        options.backoff = supervision.backoffValue
+        options.grace = supervision.grace
+        options.preemptSignal = supervision.preemptSignalNumber
         options.handlesProcessSignals = true
         options.echoOutput = echo
         options.executable = PipelinePreflight.runningResumableBinary()
