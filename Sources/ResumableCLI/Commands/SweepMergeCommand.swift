@@ -16,17 +16,13 @@ struct SweepMergeCommand: ParsableCommand, LoggingConfigurable {
             Units not done are left out, with a warning. Exit 0; 64/65 for a bad sweep file.
             """)
 
-    @Argument(help: ArgumentHelp("The sweep file.", valueName: "file"))
-    var file: String
-
-    @Flag(name: .customLong("allow-large"), help: "Accept a sweep of more than 10,000 units.")
-    var allowLarge = false
+    @OptionGroup var sweep: SweepFileOptions
 
     @OptionGroup var output: OutputOptions
     @OptionGroup var logging: LoggingOptions
 
     func run() throws {
-        let spec = try SweepSpec.load(path: file, allowLarge: allowLarge)
+        let spec = try sweep.load()
         let merge = try SweepMerge.make(spec: spec)
         try merge.write(csv: try CSVText.encode(merge.table))
         let left = merge.notDone

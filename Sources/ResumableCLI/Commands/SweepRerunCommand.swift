@@ -19,8 +19,7 @@ struct SweepRerunCommand: ParsableCommand, LoggingConfigurable {
             Exit 64 for a parameter the sweep does not have or a value no unit has (both listed).
             """)
 
-    @Argument(help: ArgumentHelp("The sweep file.", valueName: "file"))
-    var file: String
+    @OptionGroup var sweep: SweepFileOptions
 
     @Option(name: .customLong("where"), help: ArgumentHelp("Units whose parameter NAME has VALUE (repeatable: all must hold).", valueName: "name=value"))
     var pairs: [String] = []
@@ -30,9 +29,6 @@ struct SweepRerunCommand: ParsableCommand, LoggingConfigurable {
 
     @Flag(name: .customLong("all"), help: "Every unit of the sweep.")
     var all = false
-
-    @Flag(name: .customLong("allow-large"), help: "Accept a sweep of more than 10,000 units.")
-    var allowLarge = false
 
     @OptionGroup var output: OutputOptions
     @OptionGroup var logging: LoggingOptions
@@ -44,7 +40,7 @@ struct SweepRerunCommand: ParsableCommand, LoggingConfigurable {
     }
 
     func run() throws {
-        let spec = try SweepSpec.load(path: file, allowLarge: allowLarge)
+        let spec = try sweep.load()
         let selection = SweepRerun.Selection(
             pairs: try pairs.map { try KeyValueArgument.split($0, option: "--where") }.map { (name: $0.key, value: $0.value) },
             failedOnly: failed, all: all)

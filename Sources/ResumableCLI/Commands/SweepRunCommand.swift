@@ -26,14 +26,10 @@ struct SweepRunCommand: ParsableCommand, LoggingConfigurable {
             again to resume).
             """)
 
-    @Argument(help: ArgumentHelp("The sweep file (YAML).", valueName: "file"))
-    var file: String
+    @OptionGroup var sweep: SweepFileOptions
 
     @Option(help: ArgumentHelp("Units to run at once (1…256), instead of the file's `workers`.", valueName: "n"))
     var workers: Int?
-
-    @Flag(help: "Allow more than 10,000 units (at most 1,000,000).")
-    var allowLarge = false
 
     @Flag(help: "Print the plan (each unit, whether it runs and why) and run nothing.")
     var dryRun = false
@@ -50,7 +46,7 @@ struct SweepRunCommand: ParsableCommand, LoggingConfigurable {
     }
 
     func run() throws {
-        let spec = try SweepSpec.load(path: file, allowLarge: allowLarge)
+        let spec = try sweep.load()
         if dryRun {
             let plan = try SweepPlan.make(spec: spec, store: SweepStore(spec: spec))
             if output.json { Terminal.writeJSON(Self.json(plan, spec: spec)) } else { Terminal.write(Self.text(plan)) }

@@ -20,17 +20,13 @@ struct SweepStatusCommand: ParsableCommand, LoggingConfigurable {
             file, 66 when it does not exist. The JSON schema is in docs/SWEEPS.md.
             """)
 
-    @Argument(help: ArgumentHelp("The sweep file.", valueName: "file"))
-    var file: String
-
-    @Flag(name: .customLong("allow-large"), help: "Accept a sweep of more than 10,000 units.")
-    var allowLarge = false
+    @OptionGroup var sweep: SweepFileOptions
 
     @OptionGroup var output: OutputOptions
     @OptionGroup var logging: LoggingOptions
 
     func run() throws {
-        let spec = try SweepSpec.load(path: file, allowLarge: allowLarge)
+        let spec = try sweep.load()
         let status = try SweepStatus.make(spec: spec)
         if output.json {
             Terminal.writeJSON(status.json)

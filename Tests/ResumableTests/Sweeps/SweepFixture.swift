@@ -44,14 +44,14 @@ struct SweepFixture {
     func remove() { try? FileManager.default.removeItem(atPath: directory) }
 
     /// Parses `yaml` as `sweep.yaml` in the directory `base`.
-    static func parse(_ yaml: String, base: String = "/work/sweeps", allowLarge: Bool = false) throws -> SweepSpec {
+    static func parse(_ yaml: String, base: String = "/data/sweeps", allowLarge: Bool = false) throws -> SweepSpec {
         try SweepSpec.parse(yaml, file: "sweep.yaml", baseDirectory: base, allowLarge: allowLarge)
     }
 
     /// The error parsing `bytes` throws, or `nil` (recorded as an issue) when it parses.
     static func error(_ bytes: [UInt8], allowLarge: Bool = false) -> ResumableError? {
         do {
-            _ = try SweepSpec.parse(bytes, file: "sweep.yaml", baseDirectory: "/work/sweeps", allowLarge: allowLarge)
+            _ = try SweepSpec.parse(bytes, file: "sweep.yaml", baseDirectory: "/data/sweeps", allowLarge: allowLarge)
             return nil
         } catch let error as ResumableError {
             return error

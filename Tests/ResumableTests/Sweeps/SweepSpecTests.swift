@@ -50,7 +50,7 @@ struct SweepSpecTests {
         let spec = try SweepFixture.parse("name: d\nrun: r\ncommand: echo {a}\nmatrix: {a: [1]}\n")
         #expect(spec.workers == 1 && spec.retries == 0 && spec.maxRestarts == 3 && spec.timeout == nil)
         #expect(spec.result == "{output}" && spec.env.isEmpty)
-        #expect(spec.runDirectory == "/work/sweeps/r")
+        #expect(spec.runDirectory == "/data/sweeps/r")
         #expect(spec.units.count == 1)
     }
 
@@ -131,11 +131,11 @@ struct SweepSpecTests {
             result: "out/{key}-{a}.csv"
             """)
         let unit = try #require(spec.units.first)
-        let dir = "/work/sweeps/runs/x/sweeps/ph/units/\(unit.key)"
+        let dir = "/data/sweeps/runs/x/sweeps/ph/units/\(unit.key)"
         #expect(unit.directory == dir)
-        #expect(unit.argv[2] == "echo v \(dir)/result.json \(dir) \(unit.key) /work/sweeps/runs/x ph {a} ${HOME} | awk '{print $1}'")
-        #expect(unit.env == ["OUT": dir + "/result.json", "RUN": "/work/sweeps/runs/x/ph/v"])
-        #expect(unit.resultPath == "/work/sweeps/out/\(unit.key)-v.csv")
+        #expect(unit.argv[2] == "echo v \(dir)/result.json \(dir) \(unit.key) /data/sweeps/runs/x ph {a} ${HOME} | awk '{print $1}'")
+        #expect(unit.env == ["OUT": dir + "/result.json", "RUN": "/data/sweeps/runs/x/ph/v"])
+        #expect(unit.resultPath == "/data/sweeps/out/\(unit.key)-v.csv")
         #expect(!unit.resultIsJSON)
     }
 
